@@ -1,0 +1,54 @@
+# albench — run `make help` for the targets.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SUITE  ?= quick
+EXECUTOR ?= local
+DATA_ROOT ?= $(if $(ALBENCH_DATA),$(ALBENCH_DATA),../shared/data)
+PYTEST_FAST := -m "not slow and not gpu and not slurm"
+
+.DEFAULT_GOAL := help
+.PHONY: help install demo test test-all smoke run status leaderboard bench mnist-short clean
+
+help: ## list the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
+	@echo "  variables: SUITE=$(SUITE) EXECUTOR=$(EXECUTOR) DATA_ROOT=$(DATA_ROOT)"
+
+install: $(STAMP) ## create .venv and install albench with its dev extras
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q -e '.[dev]'
+	@touch $(STAMP)
+
+demo: install ## run the quick suite on the embedded digits data and print the leaderboard
+	$(BIN)/albench run quick --executor $(EXECUTOR)
+	$(BIN)/albench leaderboard quick
+
+test: install ## run the tests (not slow / gpu / slurm)
+	$(BIN)/python -m pytest $(PYTEST_FAST) -q
+
+test-all: install ## run every test, slow ones included (needs ../shared/data for data tests)
+	$(BIN)/python -m pytest -q -m "not gpu and not slurm"
+
+smoke: install ## end-to-end smoke test only
+	$(BIN)/python -m pytest -q tests/test_end_to_end.py
+
+run: install ## run SUITE's pending cells (SUITE=quick EXECUTOR=local DATA_ROOT=...)
+	$(BIN)/albench run $(SUITE) --executor $(EXECUTOR) --data-root $(DATA_ROOT)
+
+status: install ## done / failed / pending cells of SUITE
+	$(BIN)/albench status $(SUITE)
+
+leaderboard: install ## consolidate SUITE and write reports/SUITE/ (md, csv, png)
+	$(BIN)/albench leaderboard $(SUITE)
+
+bench: install ## speed and memory benchmarks (pytest-benchmark)
+	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-only -s
+
+mnist-short: install ## the short real-MNIST suite (step 100, LeNet) from DATA_ROOT
+	$(BIN)/albench run mnist-short --executor $(EXECUTOR) --data-root $(DATA_ROOT)
+	$(BIN)/albench leaderboard mnist-short
+
+clean: ## remove the result store's staging folders and caches (keeps finished cells)
+	rm -rf results/.tmp .pytest_cache .benchmarks

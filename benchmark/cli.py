@@ -1,0 +1,174 @@
+"""The ``albench`` command line: run, status, leaderboard, list."""
+from __future__ import annotations
+
+import argparse
+import sys
+import textwrap
+from pathlib import Path
+
+from .errors import AlbenchError
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--results", default="results", help="result store folder (default: results/)")
+    p.add_argument("--plugins", action="append", default=[], metavar="DIR",
+                   help="extra plugin folder with method/dataset files (repeatable)")
+
+
+def _load(args: argparse.Namespace):
+    from .registry import discover
+    from .store import ResultStore
+    from .suite import load_suite
+
+    discover(args.plugins)
+    return load_suite(args.suite), ResultStore(args.results)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+    from .executors import EXECUTORS
+
+    suite, store = _load(args)
+    store.clean_stale()
+    todo = [c for c in suite.cells if not store.is_done(c.cell_id)]
+    if args.limit is not None:
+        todo = todo[: args.limit]
+    skipped = len(suite.cells) - len([c for c in suite.cells if not store.is_done(c.cell_id)])
+    print(f"suite {suite.name}: {len(suite.cells)} cells, {skipped} already done, {len(todo)} to run "
+          f"({args.executor} executor)", flush=True)
+    if not todo:
+        return 0
+    from .pools import check_data
+
+    for dataset in {c.dataset for c in todo}:
+        check_data(dataset, args.data_root)  # missing or corrupt files stop the sweep before it starts
+    failed = []
+    show = not args.no_progress and sys.stderr.isatty()
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  TimeRemainingColumn(), disable=not show, transient=False) as progress:
+        task = progress.add_task(suite.name, total=len(todo))
+
+        def on_done(outcome) -> None:
+            progress.advance(task)
+            if outcome.status == "failed":
+                failed.append(outcome)
+                progress.console.print(f"[red]FAILED[/red] {outcome.label} ({outcome.cell_id}): {outcome.message}")
+            elif not show:
+                print(f"done {outcome.label} ({outcome.seconds:.1f}s)", flush=True)
+
+        kwargs = {"workers": args.workers, "threads": args.threads} if args.executor == "local" else {}
+        EXECUTORS[args.executor](todo, store, data_root=args.data_root, plugin_dirs=tuple(args.plugins),
+                                 on_done=on_done, **kwargs)
+    if failed:
+        print(f"{len(failed)} cell(s) failed; tracebacks are in {store.failed}/<cell_id>/traceback.txt "
+              f"(`albench status {args.suite}`). They are not counted as done and run again next time.",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    suite, store = _load(args)
+    done = [c for c in suite.cells if store.is_done(c.cell_id)]
+    failed_ids = store.failed_ids()
+    failed = [c for c in suite.cells if not store.is_done(c.cell_id) and c.cell_id in failed_ids]
+    pending = len(suite.cells) - len(done) - len(failed)
+    print(f"suite {suite.name} ({suite.path}): {len(suite.cells)} cells — {len(done)} done, "
+          f"{len(failed)} failed, {pending} pending")
+    for c in failed:
+        tb = store.failure(c.cell_id).strip().splitlines()
+        print(f"  failed {c.label()} [{c.cell_id}]: {tb[-1] if tb else '?'}")
+    return 0
+
+
+def cmd_leaderboard(args: argparse.Namespace) -> int:
+    from . import leaderboard as lb
+    from .consolidate import consolidate
+
+    suite, store = _load(args)
+    table = consolidate(suite.cells, store, out=Path(args.results) / f"{suite.name}.parquet")
+    done = {c.cell_id for c in suite.cells if store.is_done(c.cell_id)}
+    failed = len([c for c in suite.cells if c.cell_id not in done and c.cell_id in store.failed_ids()])
+    missing = len(suite.cells) - len(done) - failed
+    if table.empty:
+        raise AlbenchError(f"No finished cells for suite {suite.name!r} in {store.root}. Run `albench run {args.suite}` first.")
+    boards = lb.build(table, baseline=args.baseline)
+    out = Path(args.reports) / suite.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "leaderboard.md").write_text(lb.to_markdown(suite.name, boards, missing, failed))
+    pd_rank = __import__("pandas").concat([b.ranking.assign(setting=b.title) for b in boards])
+    pd_rank.to_csv(out / "leaderboard.csv", index=False)
+    lb.plot_curves(boards, out / "learning_curve.png")
+    lb.print_terminal(suite.name, boards, missing, failed)
+    print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'learning_curve.png'}, "
+          f"{Path(args.results) / (suite.name + '.parquet')}")
+    return 0
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    from .registry import DATASETS, IMBALANCES, METHODS, MODELS, discover
+
+    discover(args.plugins)
+    registry = {"methods": METHODS, "datasets": DATASETS, "imbalances": IMBALANCES, "models": MODELS}[args.what]
+    for name in registry.names(args.pattern):
+        factory = registry.get(name)
+        doc = (factory.__doc__ or "").strip()
+        first = doc.split("\n\n")[0].replace("\n", " ") if doc else ""
+        if args.verbose:
+            print(f"{name}\n{textwrap.indent(doc, '    ')}\n")
+        else:
+            print(f"{name:<20} {textwrap.shorten(first, 100)}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="albench", description="Active learning benchmark under dataset bias and class imbalance.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="run the cells of a suite that are not done yet")
+    p.add_argument("suite", help="suite name (suites/<name>.yaml) or path to a YAML file")
+    p.add_argument("--executor", choices=["inline", "local"], default="local")
+    p.add_argument("--workers", type=int, default=None, help="local executor: worker processes")
+    p.add_argument("--threads", type=int, default=None, help="local executor: torch threads per worker")
+    p.add_argument("--data-root", default=None, help="where dataset files live (else $ALBENCH_DATA)")
+    p.add_argument("--limit", type=int, default=None, help="run at most this many pending cells")
+    p.add_argument("--no-progress", action="store_true")
+    _common(p)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("status", help="done / failed / pending cells of a suite")
+    p.add_argument("suite")
+    _common(p)
+    p.set_defaults(func=cmd_status)
+
+    p = sub.add_parser("leaderboard", help="consolidate, rank and write reports/<suite>/")
+    p.add_argument("suite")
+    p.add_argument("--reports", default="reports")
+    p.add_argument("--baseline", default="random")
+    _common(p)
+    p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("list", help="list registered components")
+    p.add_argument("what", choices=["methods", "datasets", "imbalances", "models"])
+    p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'ent*'")
+    p.add_argument("-v", "--verbose", action="store_true")
+    _common(p)
+    p.set_defaults(func=cmd_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except AlbenchError as exc:
+        print(f"albench: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("albench: interrupted. Finished cells are stored; run the same command again to resume.", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,93 @@
+"""Data containers and the contracts for dataset and imbalance plugins."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from .errors import DataError
+
+
+@dataclass(frozen=True)
+class ImagePool:
+    """What a dataset plugin's ``load()`` returns.
+
+    Images are uint8 arrays of shape (N, C, H, W); labels are int64 in [0, num_classes).
+    ``mean``/``std`` are per-channel statistics in [0, 1] units used for input normalisation.
+    """
+
+    name: str
+    train_x: np.ndarray
+    train_y: np.ndarray
+    test_x: np.ndarray
+    test_y: np.ndarray
+    class_names: tuple[str, ...]
+    mean: tuple[float, ...] = (0.5,)
+    std: tuple[float, ...] = (0.5,)
+
+    def __post_init__(self) -> None:
+        for split in ("train", "test"):
+            x, y = getattr(self, f"{split}_x"), getattr(self, f"{split}_y")
+            if x.ndim != 4 or x.dtype != np.uint8:
+                raise DataError(f"{self.name}: {split} images must be uint8 (N, C, H, W), got {x.dtype} {x.shape}.")
+            if len(x) != len(y):
+                raise DataError(f"{self.name}: {len(x)} {split} images but {len(y)} labels.")
+            if len(y) and (y.min() < 0 or y.max() >= self.num_classes):
+                raise DataError(f"{self.name}: {split} labels outside [0, {self.num_classes}).")
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.train_x.shape[1:])  # type: ignore[return-value]
+
+
+class Dataset(Protocol):
+    """A dataset plugin: constructor stores parameters, ``load`` reads the data."""
+
+    version: str
+    needs_root: bool
+
+    def load(self, root: Path | None) -> ImagePool: ...
+
+
+@dataclass(frozen=True)
+class InducedImbalance:
+    """Which pool positions an imbalance keeps, and what it achieved."""
+
+    kept: np.ndarray  # sorted indices into the pre-imbalance pool
+    minority_classes: tuple[int, ...]
+    achieved_ir: float
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+class Imbalance(Protocol):
+    version: str
+
+    def apply(self, labels: np.ndarray, num_classes: int, rng: np.random.Generator) -> InducedImbalance: ...
+
+
+def imbalance_ratio(counts: np.ndarray) -> float:
+    """ir = σ/μ of per-class counts (WACV §4.1), population σ, over the classes given."""
+    counts = np.asarray(counts, dtype=float)
+    if counts.size == 0 or counts.mean() == 0:
+        return float("nan")
+    return float(counts.std() / counts.mean())
+
+
+def data_root(explicit: str | Path | None = None) -> Path | None:
+    """``--data-root`` wins, then ``ALBENCH_DATA``; None when neither is set."""
+    value = explicit or os.environ.get("ALBENCH_DATA")
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    """Where unpacked data and model caches go: ``ALBENCH_CACHE`` or ``~/.cache/albench``."""
+    path = Path(os.environ.get("ALBENCH_CACHE", Path.home() / ".cache" / "albench")).expanduser()
+    path.mkdir(parents=True, exist_ok=True)
+    return path

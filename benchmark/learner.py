@@ -1,0 +1,205 @@
+"""The Learner: builds a model by name, trains it with a recipe, predicts, and embeds.
+
+A recipe (``LearnerRecipe``) is part of the CellSpec, so every method in a cell trains the same
+way. Seeds fully determine a run: the initial weights come from the cell's paired seed and
+every round retrains from those same initial weights (unless ``warm_start``).
+"""
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass, field, fields
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .errors import AlbenchError, SuiteError
+from .models import build_model
+from .profiling import PassCounter
+
+
+@dataclass(frozen=True)
+class LearnerRecipe:
+    """The training recipe. ``init`` is ``"random"`` or a path to a local state dict
+    (a pretrained backbone; tensors whose shape differs, such as the classifier, stay fresh)."""
+
+    model: str = "small_cnn"
+    optimizer: str = "sgd"
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    epochs: int = 30
+    batch_size: int = 16
+    lr_step: int | None = None
+    lr_gamma: float = 0.1
+    init: str = "random"
+    warm_start: bool = False
+    dropout: float = 0.5
+    eval_batch_size: int = 512
+    device: str = "auto"
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> "LearnerRecipe":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise SuiteError(f"Unknown learner key(s) {sorted(unknown)}; a learner recipe takes {sorted(names)}.")
+        recipe = cls(**dict(d))
+        if recipe.optimizer not in ("sgd", "adam", "adamw"):
+            raise SuiteError(f"learner.optimizer must be sgd, adam or adamw, got {recipe.optimizer!r}.")
+        if recipe.epochs < 0 or recipe.batch_size < 1 or recipe.lr <= 0:
+            raise SuiteError("learner.epochs must be >= 0, learner.batch_size >= 1 and learner.lr > 0.")
+        return recipe
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AlbenchError(f"learner.device={name!r} but CUDA is not available here; use 'auto' or 'cpu'.")
+    return torch.device(name)
+
+
+class Learner:
+    """Train / predict / embed for one cell. Counts forward and backward passes per sample."""
+
+    def __init__(self, recipe: LearnerRecipe, num_classes: int, image_shape: Sequence[int],
+                 mean: Sequence[float], std: Sequence[float], seed: int,
+                 use_dropout: bool = False, counter: PassCounter | None = None):
+        self.recipe = recipe
+        self.num_classes = num_classes
+        self.device = resolve_device(recipe.device)
+        self.counter = counter or PassCounter()
+        self.use_dropout = use_dropout
+        self.seed = seed
+        c, h, w = image_shape
+        torch.manual_seed(seed)
+        init_file = None if recipe.init == "random" else recipe.init
+        self.model = build_model(recipe.model, num_classes=num_classes, in_chans=c, image_size=h,
+                                 dropout=recipe.dropout if use_dropout else 0.0,
+                                 pretrained_file=init_file, **dict(recipe.model_kwargs)).to(self.device)
+        if not use_dropout:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.dropout._DropoutNd):
+                    m.p = 0.0
+        self._initial_state = copy.deepcopy(self.model.state_dict())
+        self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.trained_rounds = 0
+
+    # ------------------------------------------------------------------ data
+    def _to_input(self, x_uint8: np.ndarray) -> torch.Tensor:
+        x = torch.from_numpy(np.ascontiguousarray(x_uint8)).to(self.device, non_blocking=True)
+        return (x.float() / 255.0 - self._mean) / self._std
+
+    def _batches(self, n: int, size: int) -> list[slice]:
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+    # ----------------------------------------------------------------- train
+    def fit(self, x: np.ndarray, y: np.ndarray, round_seed: int) -> dict[str, float]:
+        """Train on (x, y) from the initial weights (or the last ones with ``warm_start``)."""
+        r = self.recipe
+        if not r.warm_start:
+            self.model.load_state_dict(self._initial_state)
+        if len(y) == 0 or r.epochs == 0:
+            return {"train_loss": float("nan")}
+        gen = torch.Generator().manual_seed(round_seed)
+        torch.manual_seed(round_seed)  # dropout masks
+        params = self.model.parameters()
+        if r.optimizer == "sgd":
+            opt = torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
+        elif r.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=r.lr, weight_decay=r.weight_decay)
+        else:
+            opt = torch.optim.AdamW(params, lr=r.lr, weight_decay=r.weight_decay)
+        sched = torch.optim.lr_scheduler.StepLR(opt, r.lr_step, r.lr_gamma) if r.lr_step else None
+        xt = self._to_input(x)
+        yt = torch.as_tensor(y, dtype=torch.long, device=self.device)
+        self.model.train()
+        loss_sum, seen = 0.0, 0
+        for _ in range(r.epochs):
+            order = torch.randperm(len(yt), generator=gen).to(self.device)
+            loss_sum, seen = 0.0, 0
+            for sl in self._batches(len(yt), r.batch_size):
+                idx = order[sl]
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(self.model(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                self.counter.forward += len(idx)
+                self.counter.backward += len(idx)
+                loss_sum += loss.detach().item() * len(idx)
+                seen += len(idx)
+            if sched:
+                sched.step()
+        self.trained_rounds += 1
+        return {"train_loss": loss_sum / max(seen, 1)}
+
+    # --------------------------------------------------------------- predict
+    @torch.no_grad()
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        out = []
+        for sl in self._batches(len(x), self.recipe.eval_batch_size):
+            out.append(F.softmax(self.model(self._to_input(x[sl])), dim=1).cpu())
+            self.counter.forward += sl.stop - sl.start
+        return torch.cat(out).numpy() if out else np.zeros((0, self.num_classes), np.float32)
+
+    @torch.no_grad()
+    def mc_dropout_proba(self, x: np.ndarray, samples: int, seed: int) -> np.ndarray:
+        """K stochastic passes with dropout on (Gal et al. 2017): array (K, N, classes)."""
+        if not self.use_dropout:
+            raise AlbenchError("MC-dropout needs a learner built with use_dropout=True (declare it in Needs).")
+        self.model.eval()
+        for m in self.model.modules():
+            if isinstance(m, nn.modules.dropout._DropoutNd):
+                m.train()
+        torch.manual_seed(seed)
+        out = np.zeros((samples, len(x), self.num_classes), dtype=np.float32)
+        for sl in self._batches(len(x), self.recipe.eval_batch_size):
+            xt = self._to_input(x[sl])
+            for k in range(samples):
+                out[k, sl] = F.softmax(self.model(xt), dim=1).cpu().numpy()
+                self.counter.forward += sl.stop - sl.start
+        self.model.eval()
+        return out
+
+    @torch.no_grad()
+    def embed(self, x: np.ndarray, layers: Sequence[str] | None = None) -> np.ndarray:
+        """Multi-layer pooled descriptors: each layer's output average-pooled over space, concatenated.
+
+        ``layers`` are module names (``dict(model.named_modules())``); default: the model's
+        ``embed_layers``. This is φ(Z) of the CVPR 2020 FK paper, §4.1.
+        """
+        layers = tuple(layers or getattr(self.model, "embed_layers", ()))
+        modules = dict(self.model.named_modules())
+        missing = [l for l in layers if l not in modules]
+        if missing or not layers:
+            raise AlbenchError(
+                f"Cannot embed with layers {list(layers)} on {self.recipe.model}: unknown {missing}. "
+                f"Layers: {[n for n in modules if n][:40]}"
+            )
+        captured: dict[str, torch.Tensor] = {}
+        hooks = [modules[l].register_forward_hook(lambda _m, _i, out, l=l: captured.__setitem__(l, out))
+                 for l in layers]
+        self.model.eval()
+        chunks = []
+        try:
+            for sl in self._batches(len(x), self.recipe.eval_batch_size):
+                self.model(self._to_input(x[sl]))
+                self.counter.forward += sl.stop - sl.start
+                chunks.append(torch.cat([pool_descriptor(captured[l]) for l in layers], dim=1).cpu())
+        finally:
+            for h in hooks:
+                h.remove()
+        if not chunks:
+            return np.zeros((0, 0), np.float32)
+        return torch.cat(chunks).numpy()
+
+
+def pool_descriptor(t: torch.Tensor) -> torch.Tensor:
+    """φ(·): global average pooling over every axis after the channel axis."""
+    return t.flatten(2).mean(dim=2) if t.dim() > 2 else t

@@ -1,0 +1,95 @@
+"""PhaseTimer: seconds, peak memory and forward/backward pass counts per AL phase.
+
+The CVPR 2020 FK paper (Table 1) compares methods by forward and backward passes per data point
+and round; the Learner counts them (one per sample per pass) into a ``PassCounter``.
+"""
+from __future__ import annotations
+
+import resource
+import sys
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Iterator
+
+PHASES = ("load", "train", "evaluate", "infer", "select", "label")
+
+
+@dataclass
+class PassCounter:
+    forward: int = 0
+    backward: int = 0
+
+    def snapshot(self) -> tuple[int, int]:
+        return self.forward, self.backward
+
+
+def _peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (MB). ru_maxrss is KB on Linux, bytes on macOS."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def _cuda_reset() -> bool:
+    try:
+        import torch
+
+        if torch.cuda.is_available() and torch.cuda.is_initialized():
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+            return True
+    except Exception:  # pragma: no cover - no torch or no driver
+        pass
+    return False
+
+
+def _cuda_peak_mb() -> float:
+    import torch
+
+    torch.cuda.synchronize()
+    return torch.cuda.max_memory_allocated() / 2**20
+
+
+class PhaseTimer:
+    """Accumulates per-phase metrics for one round; ``flush()`` returns them as flat columns."""
+
+    def __init__(self, counter: PassCounter | None = None):
+        self.counter = counter or PassCounter()
+        self._reset()
+
+    def _reset(self) -> None:
+        self.seconds: dict[str, float] = defaultdict(float)
+        self.forward: dict[str, int] = defaultdict(int)
+        self.backward: dict[str, int] = defaultdict(int)
+        self.peak_mb: dict[str, float] = defaultdict(float)
+        self.gpu_peak_mb: dict[str, float] = defaultdict(float)
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        if name not in PHASES:
+            raise ValueError(f"unknown phase {name!r}; phases are {PHASES}")
+        on_gpu = _cuda_reset()
+        f0, b0 = self.counter.snapshot()
+        t0 = time.perf_counter()
+        try:
+            yield
+        finally:
+            if on_gpu:
+                self.gpu_peak_mb[name] = max(self.gpu_peak_mb[name], _cuda_peak_mb())
+            self.seconds[name] += time.perf_counter() - t0
+            f1, b1 = self.counter.snapshot()
+            self.forward[name] += f1 - f0
+            self.backward[name] += b1 - b0
+            self.peak_mb[name] = max(self.peak_mb[name], _peak_rss_mb())
+
+    def flush(self) -> dict[str, float]:
+        row: dict[str, float] = {}
+        for p in PHASES:
+            row[f"{p}_seconds"] = round(self.seconds.get(p, 0.0), 6)
+            row[f"{p}_forward"] = self.forward.get(p, 0)
+            row[f"{p}_backward"] = self.backward.get(p, 0)
+            row[f"{p}_peak_rss_mb"] = round(self.peak_mb.get(p, 0.0), 1)
+            row[f"{p}_gpu_peak_mb"] = round(self.gpu_peak_mb.get(p, 0.0), 1)
+        self._reset()
+        return row

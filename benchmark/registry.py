@@ -1,0 +1,122 @@
+"""Registries by decorator and creation by name (timm style), plus plugin discovery by path.
+
+``methods/`` and ``datasets/`` are plugin *folders*, not packages: every ``*.py`` file in them is
+imported by path under a private module name, and registers its components with the decorators
+below. Extra plugin folders come from ``ALBENCH_PLUGINS`` (``os.pathsep``-separated) or
+``discover(extra=[...])`` (the CLI's ``--plugins``).
+"""
+from __future__ import annotations
+
+import fnmatch
+import hashlib
+import importlib.util
+import os
+import sys
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from .errors import AlbenchError, UnknownNameError
+
+T = TypeVar("T")
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PLUGIN_DIRS = (REPO_ROOT / "methods", REPO_ROOT / "datasets")
+
+
+class Registry(Generic[T]):
+    """A name → factory table. ``register`` is a decorator; ``create`` builds by name."""
+
+    def __init__(self, kind: str):
+        self.kind = kind
+        self._entries: dict[str, Callable[..., T]] = {}
+        self._sources: dict[str, str] = {}
+
+    def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
+        def deco(factory: Callable[..., T]) -> Callable[..., T]:
+            source = getattr(factory, "__module__", "?")
+            if name in self._entries and self._sources[name] != source:
+                raise AlbenchError(
+                    f"{self.kind} {name!r} is registered twice: by {self._sources[name]} and by "
+                    f"{source}. Rename one of them."
+                )
+            self._entries[name] = factory
+            self._sources[name] = source
+            factory.registered_name = name  # type: ignore[attr-defined]
+            return factory
+
+        return deco
+
+    def get(self, name: str) -> Callable[..., T]:
+        discover()
+        try:
+            return self._entries[name]
+        except KeyError:
+            raise UnknownNameError(self.kind, name, self._entries) from None
+
+    def create(self, name: str, **params: Any) -> T:
+        factory = self.get(name)
+        try:
+            return factory(**params)
+        except TypeError as exc:
+            raise AlbenchError(
+                f"Cannot create {self.kind} {name!r} with parameters {params}: {exc}. "
+                f"Check the parameter names against its docstring (`albench list {self.kind}s -v`)."
+            ) from exc
+
+    def names(self, pattern: str = "*") -> list[str]:
+        discover()
+        return sorted(n for n in self._entries if fnmatch.fnmatch(n, pattern))
+
+    def __contains__(self, name: str) -> bool:
+        discover()
+        return name in self._entries
+
+
+METHODS: Registry[Any] = Registry("method")
+DATASETS: Registry[Any] = Registry("dataset")
+IMBALANCES: Registry[Any] = Registry("imbalance")
+MODELS: Registry[Any] = Registry("model")
+
+register_method = METHODS.register
+register_dataset = DATASETS.register
+register_imbalance = IMBALANCES.register
+register_model = MODELS.register
+
+_loaded: set[Path] = set()
+
+
+def plugin_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
+    dirs = list(DEFAULT_PLUGIN_DIRS)
+    env = os.environ.get("ALBENCH_PLUGINS", "")
+    dirs += [Path(p) for p in env.split(os.pathsep) if p]
+    dirs += [Path(p) for p in extra]
+    return dirs
+
+
+def discover(extra: Iterable[str | Path] = ()) -> None:
+    """Import every plugin file once (idempotent and cheap after the first call)."""
+    from . import models  # noqa: F401  (built-in learner architectures register themselves)
+
+    for folder in plugin_dirs(extra):
+        folder = folder.resolve()
+        if not folder.is_dir():
+            if folder in map(Path.resolve, DEFAULT_PLUGIN_DIRS):
+                continue
+            raise AlbenchError(f"Plugin folder {folder} does not exist (from --plugins or ALBENCH_PLUGINS).")
+        for file in sorted(folder.glob("*.py")):
+            if file in _loaded or file.name.startswith("_"):
+                continue
+            _loaded.add(file)
+            tag = hashlib.sha1(str(file).encode()).hexdigest()[:8]
+            mod_name = f"albench_plugins.{folder.name}.{file.stem}_{tag}"
+            spec = importlib.util.spec_from_file_location(mod_name, file)
+            assert spec and spec.loader
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[mod_name] = module
+            try:
+                spec.loader.exec_module(module)
+            except AlbenchError:
+                raise
+            except Exception as exc:
+                _loaded.discard(file)
+                raise AlbenchError(f"Plugin {file} failed to import: {type(exc).__name__}: {exc}") from exc

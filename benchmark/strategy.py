@@ -1,0 +1,119 @@
+"""QueryStrategy (an AL method), what it declares it needs, and the read-only view it selects from.
+
+A method's constructor stores hyperparameters only; ``select(view, k, rng)`` returns k distinct
+pool positions from ``view.unlabelled``. The loop computes only what ``needs()`` declares, once per
+round, and times it as the *infer* phase. The view never holds labels the oracle has not revealed.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import AlbenchError
+
+
+@dataclass(frozen=True)
+class Needs:
+    """What the loop must infer for a method before ``select``.
+
+    probs: softmax outputs on the unlabelled pool. features: pooled descriptors of labelled and
+    unlabelled points (``feature_layers`` picks layers; None = the model's default).
+    mc_dropout: K stochastic passes on the unlabelled pool (the learner then trains with dropout).
+    validation: the balanced validation set (images, trusted labels, probs, features).
+    images: raw unlabelled images. learner: the trained Learner itself (for gradients, ensembles).
+    """
+
+    probs: bool = False
+    features: bool = False
+    feature_layers: tuple[str, ...] | None = None
+    mc_dropout: int = 0
+    validation: bool = False
+    images: bool = False
+    learner: bool = False
+
+
+def _readonly(a: np.ndarray | None) -> np.ndarray | None:
+    if a is None:
+        return None
+    a = np.asarray(a)
+    a.setflags(write=False)
+    return a
+
+
+@dataclass(frozen=True)
+class SelectionView:
+    """What a method sees in one round. Arrays are read-only; rows align with the index arrays.
+
+    ``unlabelled``/``labelled`` are pool positions. ``labelled_y`` are labels the oracle revealed.
+    """
+
+    unlabelled: np.ndarray
+    labelled: np.ndarray
+    labelled_y: np.ndarray
+    num_classes: int
+    round: int
+    probs: np.ndarray | None = None  # (n_unlabelled, classes)
+    features: np.ndarray | None = None  # (n_unlabelled, d)
+    labelled_features: np.ndarray | None = None  # (n_labelled, d)
+    mc_probs: np.ndarray | None = None  # (K, n_unlabelled, classes)
+    images: np.ndarray | None = None  # (n_unlabelled, C, H, W) uint8
+    labelled_images: np.ndarray | None = None
+    val_y: np.ndarray | None = None
+    val_probs: np.ndarray | None = None
+    val_features: np.ndarray | None = None
+    val_images: np.ndarray | None = None
+    learner: Any = None
+    extras: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("unlabelled", "labelled", "labelled_y", "probs", "features", "labelled_features",
+                     "mc_probs", "images", "labelled_images", "val_y", "val_probs", "val_features", "val_images"):
+            object.__setattr__(self, name, _readonly(getattr(self, name)))
+
+    def require(self, name: str, method: str) -> np.ndarray:
+        value = getattr(self, name)
+        if value is None:
+            raise AlbenchError(f"Method {method!r} read view.{name} but did not declare it in needs().")
+        return value
+
+
+class QueryStrategy:
+    """Base class. Subclasses set ``version``, store parameters in ``__init__``, implement ``select``.
+
+    ``uses_hidden_labels`` must be True only for oracle ablations; reports mark such methods.
+    """
+
+    version: str = "1"
+    uses_hidden_labels: bool = False
+
+    def needs(self) -> Needs:
+        return Needs()
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        raise NotImplementedError
+
+    def get_params(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({args})"
+
+
+def top_k(scores: np.ndarray, k: int, candidates: np.ndarray) -> np.ndarray:
+    """The k candidates with the highest scores; ties broken by lower pool position (stable)."""
+    order = np.lexsort((candidates, -np.asarray(scores, dtype=np.float64)))
+    return candidates[order[:k]]
+
+
+def validate_selection(chosen: np.ndarray, view: SelectionView, k: int, method: str) -> np.ndarray:
+    chosen = np.asarray(chosen).astype(np.int64).ravel()
+    if len(chosen) != k:
+        raise AlbenchError(f"Method {method!r} returned {len(chosen)} indices, expected {k}.")
+    if len(np.unique(chosen)) != k:
+        raise AlbenchError(f"Method {method!r} returned duplicate indices.")
+    if not np.isin(chosen, view.unlabelled).all():
+        raise AlbenchError(f"Method {method!r} returned indices that are not in view.unlabelled.")
+    return chosen

@@ -1,0 +1,117 @@
+"""YAML suites: every list among the top-level axes expands into a grid of CellSpecs.
+
+```yaml
+name: quick
+dataset: digits                         # a name, {name: ..., <params>}, or a list of them
+imbalance: [{name: step, ratio: 10}]
+method: [random, entropy, coreset]
+learner: {model: small_cnn, epochs: 30}  # a mapping, or a list of mappings
+scenario: {rounds: 5, per_round: 10, initial: 20}
+seeds: 3                                # an int n (seeds 0..n-1) or a list
+```
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import AlbenchError, SuiteError
+from .learner import LearnerRecipe
+from .registry import DATASETS, IMBALANCES, METHODS, REPO_ROOT
+from .scenario import IterativeScenario
+from .spec import CellSpec, Component
+
+AXES = ("dataset", "imbalance", "method", "learner", "scenario", "seeds")
+OPTIONAL = ("name", "description", "executor", "notes")
+SUITES_DIR = REPO_ROOT / "suites"
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    path: Path
+    description: str
+    cells: tuple[CellSpec, ...]
+
+
+def resolve_suite_path(name_or_path: str | Path) -> Path:
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    for candidate in (SUITES_DIR / f"{name_or_path}.yaml", SUITES_DIR / f"{name_or_path}.yml"):
+        if candidate.is_file():
+            return candidate
+    known = sorted(p.stem for p in SUITES_DIR.glob("*.y*ml"))
+    import difflib
+
+    close = difflib.get_close_matches(str(name_or_path), known, n=3)
+    hint = f" Did you mean {', '.join(close)}?" if close else ""
+    raise SuiteError(f"No suite {str(name_or_path)!r}: not a file, and not a name in {SUITES_DIR}.{hint} "
+                     f"Known suites: {', '.join(known) or '(none)'}.")
+
+
+def _as_list(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [value]
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    path = resolve_suite_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise SuiteError(f"Suite {path} is not valid YAML{where}: {problem}. Check the brackets and "
+                         f"indentation there (see suites/quick.yaml for the format).") from None
+    return expand(raw, path)
+
+
+def expand(raw: Any, path: Path = Path("<inline>")) -> Suite:
+    if not isinstance(raw, dict):
+        raise SuiteError(f"Suite {path} must be a YAML mapping with keys {list(AXES)}, got {type(raw).__name__}.")
+    unknown = set(raw) - set(AXES) - set(OPTIONAL) - {"seed"}
+    if unknown:
+        raise SuiteError(f"Suite {path}: unknown key(s) {sorted(unknown)}. Allowed: {list(AXES + OPTIONAL)}.")
+    missing = [k for k in ("dataset", "method") if k not in raw]
+    if missing:
+        raise SuiteError(f"Suite {path}: missing required key(s) {missing}. A suite needs at least a dataset and a method.")
+    seeds_raw = raw.get("seeds", raw.get("seed", 1))
+    if isinstance(seeds_raw, int) and not isinstance(seeds_raw, bool):
+        seeds = list(range(seeds_raw))
+    elif isinstance(seeds_raw, list) and all(isinstance(s, int) for s in seeds_raw):
+        seeds = seeds_raw
+    else:
+        raise SuiteError(f"Suite {path}: seeds must be an integer count or a list of integers, got {seeds_raw!r}.")
+    datasets = [Component.parse(v, "dataset") for v in _as_list(raw["dataset"])]
+    imbalances = [Component.parse(v, "imbalance") for v in _as_list(raw.get("imbalance", "none"))]
+    methods = [Component.parse(v, "method") for v in _as_list(raw["method"])]
+    learners = _as_list(raw.get("learner", {}))
+    scenarios = _as_list(raw.get("scenario", {}))
+    for registry, comps in ((DATASETS, datasets), (IMBALANCES, imbalances), (METHODS, methods)):
+        for comp in comps:
+            try:
+                registry.create(comp.name, **comp.to_dict()["params"])
+            except AlbenchError as exc:
+                raise SuiteError(f"Suite {path}: {exc}") from None
+    for learner in learners:
+        if not isinstance(learner, dict):
+            raise SuiteError(f"Suite {path}: learner must be a mapping of recipe keys, got {learner!r}.")
+        LearnerRecipe.from_mapping(learner)
+    for scenario in scenarios:
+        if not isinstance(scenario, dict):
+            raise SuiteError(f"Suite {path}: scenario must be a mapping, got {scenario!r}.")
+        IterativeScenario.from_mapping(scenario)
+    cells = tuple(
+        CellSpec(dataset=d, imbalance=i, method=m, learner=l, scenario=s, seed=seed)
+        for d, i, s, l, seed, m in itertools.product(datasets, imbalances, scenarios, learners, seeds, methods)
+    )
+    ids = [c.cell_id for c in cells]
+    if len(set(ids)) != len(ids):
+        raise SuiteError(f"Suite {path}: the grid contains duplicate cells (the same entry listed twice).")
+    return Suite(name=str(raw.get("name", path.stem)), path=path, description=str(raw.get("description", "")),
+                 cells=cells)

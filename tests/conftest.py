@@ -1,0 +1,64 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_cache(tmp_path_factory):
+    """Keep dataset caches of the test session out of the user's cache."""
+    os.environ["ALBENCH_CACHE"] = str(tmp_path_factory.mktemp("albench-cache"))
+    os.environ.pop("ALBENCH_DATA", None)
+    yield
+
+
+TINY_LEARNER = {"model": "small_cnn", "epochs": 3, "batch_size": 8, "lr": 0.05}
+TINY_SCENARIO = {"initial": 10, "rounds": 2, "per_round": 5, "val_per_class": 3}
+TINY_DATASET = {"name": "synthetic", "train_per_class": 30, "test_per_class": 5}
+
+
+def tiny_suite(methods=("random", "entropy"), seeds=1, imbalance=None, **over) -> dict:
+    d = {
+        "name": "tiny",
+        "dataset": TINY_DATASET,
+        "imbalance": imbalance or {"name": "step", "ratio": 3},
+        "method": list(methods),
+        "learner": TINY_LEARNER,
+        "scenario": TINY_SCENARIO,
+        "seeds": seeds,
+    }
+    d.update(over)
+    return d
+
+
+@pytest.fixture
+def tiny_suite_file(tmp_path):
+    import yaml
+
+    def write(**kw) -> Path:
+        path = tmp_path / f"{kw.pop('file', 'tiny')}.yaml"
+        path.write_text(yaml.safe_dump(tiny_suite(**kw)))
+        return path
+
+    return write
+
+
+def tree_digest(root: Path) -> dict[str, bytes]:
+    """Every file under root with its bytes: to show stored results stayed intact."""
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def write_idx(path: Path, arr: np.ndarray, gz: bool = True) -> None:
+    """Write an array in the idx format (ubyte), optionally gzip'd, like the MNIST files."""
+    import gzip
+
+    header = bytes([0, 0, 0x08, arr.ndim]) + b"".join(int(d).to_bytes(4, "big") for d in arr.shape)
+    raw = header + arr.astype(np.uint8).tobytes()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(gzip.compress(raw) if gz else raw)

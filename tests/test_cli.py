@@ -1,0 +1,82 @@
+"""CLI behaviour: clear one-paragraph errors, exit codes, and stored results left intact."""
+import subprocess
+import sys
+
+import pytest
+import yaml
+
+from benchmark.cli import main
+from benchmark.executors import run_inline
+from benchmark.store import ResultStore
+from benchmark.suite import expand
+from tests.conftest import tiny_suite, tree_digest
+
+
+@pytest.fixture
+def store_with_a_cell(tmp_path):
+    store = ResultStore(tmp_path / "results")
+    run_inline([expand(tiny_suite(methods=("random",))).cells[0]], store)
+    return store
+
+
+def _write(tmp_path, name, obj):
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(obj if isinstance(obj, str) else yaml.safe_dump(obj))
+    return str(path)
+
+
+@pytest.mark.parametrize("case, fragment", [
+    ("unknown_method", "Unknown method 'entroyp'. Did you mean 'entropy'"),
+    ("unknown_dataset", "Unknown dataset 'digts'. Did you mean 'digits'"),
+    ("malformed", "not valid YAML"),
+    ("missing_root", "--data-root"),
+    ("corrupt", "is corrupt: md5"),
+])
+def test_bad_input_is_a_clear_error_and_keeps_results(case, fragment, tmp_path, store_with_a_cell, capsys):
+    store = store_with_a_cell
+    before = tree_digest(store.root)
+    args = ["--results", str(store.root)]
+    if case == "unknown_method":
+        suite = _write(tmp_path, case, tiny_suite(methods=("random", "entroyp")))
+    elif case == "unknown_dataset":
+        suite = _write(tmp_path, case, {**tiny_suite(), "dataset": "digts"})
+    elif case == "malformed":
+        suite = _write(tmp_path, case, "dataset: digits\nmethod: [random\n")
+    else:
+        mnist = {**tiny_suite(methods=("random",)), "dataset": "mnist",
+                 "learner": {"model": "lenet", "epochs": 1}}
+        suite = _write(tmp_path, case, mnist)
+        if case == "corrupt":
+            raw = tmp_path / "data" / "MNIST" / "raw"
+            raw.mkdir(parents=True)
+            for name in ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                         "t10k-labels-idx1-ubyte"):
+                (raw / f"{name}.gz").write_bytes(b"not the real file")
+            args += ["--data-root", str(tmp_path / "data")]
+    code = main(["run", suite, "--executor", "inline", "--no-progress", *args])
+    err = capsys.readouterr()
+    assert code == 2
+    assert fragment in err.err
+    assert err.err.startswith("albench: error:") and err.err.count("\n") == 1  # one paragraph
+    assert tree_digest(store.root) == before
+
+
+def test_list_and_status_and_leaderboard(tmp_path, capsys, tiny_suite_file):
+    suite = str(tiny_suite_file(methods=("random", "entropy")))
+    results, reports = tmp_path / "r", tmp_path / "rep"
+    assert main(["list", "methods", "ent*"]) == 0
+    assert capsys.readouterr().out.startswith("entropy")
+    assert main(["run", suite, "--executor", "inline", "--results", str(results), "--no-progress"]) == 0
+    assert main(["status", suite, "--results", str(results)]) == 0
+    assert "2 done, 0 failed, 0 pending" in capsys.readouterr().out
+    assert main(["leaderboard", suite, "--results", str(results), "--reports", str(reports)]) == 0
+    md = (reports / "tiny" / "leaderboard.md").read_text()
+    assert "| random" in md and "| entropy" in md and "Δ random" in md
+    assert (reports / "tiny" / "learning_curve.png").stat().st_size > 1000
+    assert (results / "tiny.parquet").exists()
+
+
+def test_console_script_exit_code_on_error(tmp_path):
+    out = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "no-such-suite"], capture_output=True,
+                         text=True, cwd=tmp_path)
+    assert out.returncode == 2 and "No suite 'no-such-suite'" in out.stderr

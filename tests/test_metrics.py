@@ -1,0 +1,53 @@
+import math
+
+import numpy as np
+import pytest
+
+from benchmark.data import imbalance_ratio
+from benchmark.metrics import (area_under_budget_curve, classification_metrics, global_score,
+                               labelled_set_metrics, labels_to_reach, per_class_recall)
+
+
+def test_balanced_and_minority_accuracy_hand_computed():
+    # class 0: 3/4 right, class 1: 1/2 right, class 2: 0/2 right
+    y_true = np.array([0, 0, 0, 0, 1, 1, 2, 2])
+    y_pred = np.array([0, 0, 0, 1, 1, 0, 0, 1])
+    m = classification_metrics(y_true, y_pred, 3, minority_classes=[1, 2])
+    assert m["accuracy"] == pytest.approx(4 / 8)
+    assert m["balanced_accuracy"] == pytest.approx((0.75 + 0.5 + 0.0) / 3)
+    assert m["minority_accuracy"] == pytest.approx((0.5 + 0.0) / 2)
+
+
+def test_recall_is_nan_for_absent_classes_and_ignored_in_balanced_accuracy():
+    recall = per_class_recall(np.array([0, 0]), np.array([0, 1]), 3)
+    assert recall[0] == 0.5 and np.isnan(recall[1]) and np.isnan(recall[2])
+    assert classification_metrics(np.array([0, 0]), np.array([0, 1]), 3, [])["minority_accuracy"] != 0
+
+
+def test_labelled_set_metrics_count_undiscovered_classes_as_zero():
+    m = labelled_set_metrics(np.array([0, 0, 0, 1]), 4)
+    counts = np.array([3, 1, 0, 0])
+    assert m["labels_used"] == 4 and m["classes_discovered"] == 2
+    assert m["labelled_ir"] == pytest.approx(counts.std() / counts.mean())
+    assert m["labelled_ir"] == pytest.approx(math.sqrt(1.5) / 1.0)
+
+
+def test_imbalance_ratio_balanced_is_zero():
+    assert imbalance_ratio(np.array([5, 5, 5])) == 0.0
+    assert imbalance_ratio(np.array([1, 3])) == pytest.approx(0.5)
+
+
+def test_area_under_budget_curve_is_mean_height():
+    assert area_under_budget_curve([0, 10, 20], [0.0, 1.0, 1.0]) == pytest.approx(0.75)
+    assert area_under_budget_curve([20, 0, 10], [1.0, 0.0, 1.0]) == pytest.approx(0.75)  # order-free
+    assert area_under_budget_curve([5], [0.4]) == 0.4
+
+
+def test_global_score_wacv_eq10():
+    # two configurations: (80-90)/(100-90) = -1 and (60-50)/(100-50) = 0.2 → mean -0.4
+    assert global_score([80, 60], [90, 50]) == pytest.approx(-0.4)
+
+
+def test_labels_to_reach_interpolates():
+    assert labels_to_reach([0, 100, 200], [0.5, 0.7, 0.9], 0.8) == pytest.approx(150)
+    assert math.isnan(labels_to_reach([0, 100], [0.1, 0.2], 0.9))

@@ -1,0 +1,54 @@
+import textwrap
+
+import numpy as np
+import pytest
+
+from benchmark.errors import AlbenchError, UnknownNameError
+from benchmark.registry import DATASETS, IMBALANCES, METHODS, discover
+
+
+def test_builtin_components_are_registered():
+    assert {"random", "entropy", "margin", "least_confidence", "coreset"} <= set(METHODS.names())
+    assert {"digits", "synthetic", "mnist", "fashion-mnist"} <= set(DATASETS.names())
+    assert {"none", "step", "target_ir", "longtail"} <= set(IMBALANCES.names())
+    assert METHODS.names("*conf*") == ["least_confidence"]
+
+
+def test_unknown_name_lists_close_ones():
+    with pytest.raises(UnknownNameError) as err:
+        METHODS.get("marginn")
+    msg = str(err.value)
+    assert "'margin'" in msg and "Registered methods" in msg
+
+
+def test_user_plugin_folder_is_discovered(tmp_path):
+    (tmp_path / "my_method.py").write_text(textwrap.dedent('''
+        import numpy as np
+        from benchmark.registry import register_method
+        from benchmark.strategy import QueryStrategy
+
+        @register_method("test_first_k")
+        class FirstK(QueryStrategy):
+            """Takes the k lowest pool positions."""
+            def select(self, view, k, rng):
+                return np.sort(view.unlabelled)[:k]
+    '''))
+    discover([tmp_path])
+    assert "test_first_k" in METHODS.names()
+    strategy = METHODS.create("test_first_k")
+    from benchmark.strategy import SelectionView
+
+    view = SelectionView(unlabelled=np.array([5, 3, 9]), labelled=np.array([0]), labelled_y=np.array([1]),
+                         num_classes=2, round=0)
+    assert strategy.select(view, 2, np.random.default_rng(0)).tolist() == [3, 5]
+
+
+def test_broken_plugin_names_the_file(tmp_path):
+    (tmp_path / "broken.py").write_text("raise RuntimeError('boom')\n")
+    with pytest.raises(AlbenchError, match="broken.py failed to import"):
+        discover([tmp_path])
+
+
+def test_create_with_wrong_params_is_clear():
+    with pytest.raises(AlbenchError, match="Cannot create method 'coreset'"):
+        METHODS.create("coreset", layer="fc1")
