@@ -12,7 +12,8 @@ import torch
 
 def _sq_dists(a: torch.Tensor, a_sq: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     """Squared Euclidean distances between rows of a (n, d) and b (m, d) → (m, n), clamped at 0."""
-    return (a_sq.unsqueeze(0) + (b * b).sum(1, keepdim=True) - 2.0 * b @ a.T).clamp_min_(0)
+    d = b @ a.T  # the only (m, n) buffer; the rest is in place
+    return d.mul_(-2.0).add_(a_sq.unsqueeze(0)).add_((b * b).sum(1, keepdim=True)).clamp_min_(0)
 
 
 def greedy_k_center(points: np.ndarray | torch.Tensor, k: int, centers: np.ndarray | torch.Tensor | None = None,

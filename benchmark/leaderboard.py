@@ -95,13 +95,13 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
     return boards
 
 
-def ranking_display(r: pd.DataFrame) -> pd.DataFrame:
+def ranking_display(r: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
     return pd.DataFrame({
         "#": r["rank"],
         "method": r["method"],
         "AUBC (bal. acc %)": [_fmt(m, s) for m, s in zip(r["aubc_mean"], r["aubc_std"])],
-        "Δ random (95% CI)": ["–" if not np.isfinite(m) else (f"{m * 100:+.1f}" + (f" ± {c * 100:.1f}" if np.isfinite(c) else ""))
-                              for m, c in zip(r["gap_mean"], r["gap_ci95"])],
+        "Δ random (95% CI)": ["baseline" if name.rstrip(ORACLE_MARK) == baseline else "–" if not np.isfinite(m) else (f"{m * 100:+.1f}" + (f" ± {c * 100:.1f}" if np.isfinite(c) else ""))
+                              for name, m, c in zip(r["method"], r["gap_mean"], r["gap_ci95"])],
         "final bal. acc %": [_fmt(m, s) for m, s in zip(r["final_mean"], r["final_std"])],
         "minority acc %": [_fmt(m, np.nan) for m in r["minority_mean"]],
         "classes": [f"{c:.1f}" for c in r["classes"]],
@@ -164,7 +164,9 @@ def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, fa
     from rich.console import Console
     from rich.table import Table
 
-    console = Console()
+    import sys
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
     for b in boards:
         disp = ranking_display(b.ranking)
         t = Table(title=f"{suite_name}: {b.title}", title_justify="left")

@@ -27,7 +27,7 @@ class LearnerRecipe:
 
     model: str = "small_cnn"
     optimizer: str = "sgd"
-    lr: float = 0.05
+    lr: float = 0.02
     momentum: float = 0.9
     weight_decay: float = 0.0
     epochs: int = 30

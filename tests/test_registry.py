@@ -52,3 +52,22 @@ def test_broken_plugin_names_the_file(tmp_path):
 def test_create_with_wrong_params_is_clear():
     with pytest.raises(AlbenchError, match="Cannot create method 'coreset'"):
         METHODS.create("coreset", layer="fc1")
+
+
+def test_the_documented_example_method_works(tmp_path):
+    """docs/adding-a-method.md's example must stay runnable."""
+    import re
+
+    from tests.conftest import REPO
+
+    text = (REPO / "docs" / "adding-a-method.md").read_text()
+    code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
+    (tmp_path / "doc_example.py").write_text(code)
+    discover([tmp_path])
+    from benchmark.strategy import SelectionView
+
+    method = METHODS.create("max_prob_gap", tau=0.5)
+    view = SelectionView(unlabelled=np.array([4, 7, 9]), labelled=np.zeros(0, np.int64),
+                         labelled_y=np.zeros(0, np.int64), num_classes=2, round=0,
+                         probs=np.array([[0.9, 0.1], [0.55, 0.45], [0.7, 0.3]]))
+    assert method.select(view, 1, np.random.default_rng(0)).tolist() == [7]
