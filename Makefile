@@ -9,7 +9,7 @@ DATA_ROOT ?= $(if $(ALBENCH_DATA),$(ALBENCH_DATA),../shared/data)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke run status leaderboard bench mnist-short clean
+.PHONY: help install demo test test-all smoke run status leaderboard profile bench mnist-short clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ status: install ## done / failed / pending cells of SUITE
 
 leaderboard: install ## consolidate SUITE and write reports/SUITE/ (md, csv, png)
 	$(BIN)/albench leaderboard $(SUITE)
+
+profile: install ## per-phase seconds and forward/backward passes per round of SUITE
+	$(BIN)/albench profile $(SUITE)
 
 bench: install ## speed and memory benchmarks (pytest-benchmark)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-only -s

@@ -106,6 +106,22 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_profile(args: argparse.Namespace) -> int:
+    from . import cost
+    from .consolidate import consolidate
+
+    suite, store = _load(args)
+    table = consolidate(suite.cells, store)
+    if table.empty:
+        raise AlbenchError(f"No finished cells for suite {suite.name!r} in {store.root}. Run `albench run {args.suite}` first.")
+    profiles = cost.profile_table(table)
+    out = Path(args.reports) / suite.name / "profile.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(cost.to_markdown(suite.name, profiles))
+    print(out.read_text())
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import DATASETS, IMBALANCES, METHODS, MODELS, discover
 
@@ -148,6 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default="random")
     _common(p)
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("profile", help="per-phase seconds and passes per round → reports/<suite>/profile.md")
+    p.add_argument("suite")
+    p.add_argument("--reports", default="reports")
+    _common(p)
+    p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("list", help="list registered components")
     p.add_argument("what", choices=["methods", "datasets", "imbalances", "models"])

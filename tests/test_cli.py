@@ -74,6 +74,9 @@ def test_list_and_status_and_leaderboard(tmp_path, capsys, tiny_suite_file):
     assert "| random" in md and "| entropy" in md and "Δ random" in md
     assert (reports / "tiny" / "learning_curve.png").stat().st_size > 1000
     assert (results / "tiny.parquet").exists()
+    assert main(["profile", suite, "--results", str(results), "--reports", str(reports)]) == 0
+    profile = (reports / "tiny" / "profile.md").read_text()
+    assert "| random" in profile and "infer fwd" in profile
 
 
 def test_console_script_exit_code_on_error(tmp_path):
