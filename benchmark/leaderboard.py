@@ -25,6 +25,7 @@ class SettingBoard:
     ranking: pd.DataFrame
     per_budget: pd.DataFrame
     curves: pd.DataFrame  # method, labels_used, mean, std
+    baseline: str = "random"
 
 
 def _ci95(values: np.ndarray) -> float:
@@ -91,7 +92,7 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
                        classes=("classes_discovered", "mean"), ir=("labelled_ir", "mean"))
                   .reset_index())
         per_budget = curves.pivot(index="method", columns="labels_used", values="mean")
-        boards.append(SettingBoard(describe_setting(key), ranking, per_budget, curves))
+        boards.append(SettingBoard(describe_setting(key), ranking, per_budget, curves, baseline))
     return boards
 
 
@@ -129,7 +130,7 @@ def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, faile
     if missing or failed:
         lines.append(f"**Incomplete:** {missing} cell(s) not run yet, {failed} failed (see `albench status`).")
     for b in boards:
-        lines += ["", f"## {b.title}", "", ranking_display(b.ranking).to_markdown(index=False), "",
+        lines += ["", f"## {b.title}", "", ranking_display(b.ranking, b.baseline).to_markdown(index=False), "",
                   "Balanced accuracy % · classes discovered · labelled ir, at each budget:", "",
                   per_budget_display(b).to_markdown(index=False)]
     return "\n".join(lines) + "\n"
@@ -168,7 +169,7 @@ def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, fa
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     for b in boards:
-        disp = ranking_display(b.ranking)
+        disp = ranking_display(b.ranking, b.baseline)
         t = Table(title=f"{suite_name}: {b.title}", title_justify="left")
         for col in disp.columns:
             t.add_column(str(col), justify="left" if col == "method" else "right")

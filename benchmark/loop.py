@@ -41,7 +41,7 @@ def prepare(spec: CellSpec, root: str | Path | None = None):
     return pool, scenario, splits
 
 
-def build_view(method: QueryStrategy, needs: Needs, learner: Learner, x_pool: np.ndarray,
+def build_view(needs: Needs, learner: Learner, x_pool: np.ndarray,
                val_x: np.ndarray, val_y: np.ndarray, labelled: np.ndarray, labelled_y: np.ndarray,
                unlabelled: np.ndarray, num_classes: int, round_: int, seed: int) -> SelectionView:
     """Compute exactly what ``needs`` asks for, once."""
@@ -114,7 +114,7 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
         if b < sc.rounds:
             unlabelled = np.setdiff1d(np.arange(len(splits.pool_idx)), labelled)
             with timer.phase("infer"):
-                view = build_view(method, needs, learner, x_pool, val_x, val_y, labelled, labelled_y,
+                view = build_view(needs, learner, x_pool, val_x, val_y, labelled, labelled_y,
                                   unlabelled, pool.num_classes, b, derive_seed("mc", spec.cell_id, b) % 2**31)
             with timer.phase("select"):
                 chosen = method.select(view, sc.per_round, rng_for("select", spec.cell_id, b))

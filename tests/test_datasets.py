@@ -21,8 +21,7 @@ IDX_FOLDERS = {"mnist": "MNIST", "fashion-mnist": "FashionMNIST"}
 def write_idx_fixture(root: Path, folder: str, n_train: int = 60, n_test: int = 20, gz: bool = True) -> None:
     rng = np.random.default_rng(0)
     raw = root / folder / "raw"
-    suffix = ""
-    write_idx(raw / f"train-images-idx3-ubyte{suffix}", rng.integers(0, 256, (n_train, 28, 28)), gz=False)
+    write_idx(raw / "train-images-idx3-ubyte", rng.integers(0, 256, (n_train, 28, 28)), gz=False)
     write_idx(raw / "train-labels-idx1-ubyte", np.arange(n_train) % 10, gz=False)
     write_idx(raw / "t10k-images-idx3-ubyte", rng.integers(0, 256, (n_test, 28, 28)), gz=False)
     write_idx(raw / "t10k-labels-idx1-ubyte", np.arange(n_test) % 10, gz=False)

@@ -34,7 +34,7 @@ def _view(method_name: str, pool=None, initial=None):
     if len(labelled):
         learner.fit(pool.train_x[splits.pool_idx[labelled]], ly, round_seed=2)
     unlabelled = np.setdiff1d(np.arange(len(splits.pool_idx)), labelled)
-    view = build_view(method, needs, learner, pool.train_x[splits.pool_idx], pool.train_x[splits.val_idx],
+    view = build_view(needs, learner, pool.train_x[splits.pool_idx], pool.train_x[splits.val_idx],
                       pool.train_y[splits.val_idx], labelled, ly, unlabelled, pool.num_classes, 0, seed=3)
     return method, view, base_pool, splits
 
