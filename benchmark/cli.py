@@ -24,6 +24,28 @@ def _load(args: argparse.Namespace):
     return load_suite(args.suite), ResultStore(args.results)
 
 
+def _partition(suite, store):
+    """(done, failed, pending) cells of a suite; a failed cell is one not done with a failure record."""
+    failed_ids = store.failed_ids()
+    done, failed, pending = [], [], []
+    for c in suite.cells:
+        (done if store.is_done(c.cell_id) else failed if c.cell_id in failed_ids else pending).append(c)
+    return done, failed, pending
+
+
+def _consolidated(args: argparse.Namespace, write_parquet: bool = False):
+    """The suite, its store and its flat table (also saved as results/<suite>.parquet if asked);
+    an error if no cell has finished yet."""
+    from .consolidate import consolidate
+
+    suite, store = _load(args)
+    out = store.root / f"{suite.name}.parquet" if write_parquet else None
+    table = consolidate(suite.cells, store, out=out)
+    if table.empty:
+        raise AlbenchError(f"No finished cells for suite {suite.name!r} in {store.root}. Run `albench run {args.suite}` first.")
+    return suite, store, table
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
@@ -31,10 +53,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     suite, store = _load(args)
     store.clean_stale()
-    todo = [c for c in suite.cells if not store.is_done(c.cell_id)]
-    if args.limit is not None:
-        todo = todo[: args.limit]
-    skipped = len(suite.cells) - len([c for c in suite.cells if not store.is_done(c.cell_id)])
+    not_done = [c for c in suite.cells if not store.is_done(c.cell_id)]
+    todo = not_done[: args.limit] if args.limit is not None else not_done
+    skipped = len(suite.cells) - len(not_done)
     print(f"suite {suite.name}: {len(suite.cells)} cells, {skipped} already done, {len(todo)} to run "
           f"({args.executor} executor)", flush=True)
     if not todo:
@@ -70,12 +91,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     suite, store = _load(args)
-    done = [c for c in suite.cells if store.is_done(c.cell_id)]
-    failed_ids = store.failed_ids()
-    failed = [c for c in suite.cells if not store.is_done(c.cell_id) and c.cell_id in failed_ids]
-    pending = len(suite.cells) - len(done) - len(failed)
+    done, failed, pending = _partition(suite, store)
     print(f"suite {suite.name} ({suite.path}): {len(suite.cells)} cells — {len(done)} done, "
-          f"{len(failed)} failed, {pending} pending")
+          f"{len(failed)} failed, {len(pending)} pending")
     for c in failed:
         tb = store.failure(c.cell_id).strip().splitlines()
         print(f"  failed {c.label()} [{c.cell_id}]: {tb[-1] if tb else '?'}")
@@ -83,22 +101,18 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    from . import leaderboard as lb
-    from .consolidate import consolidate
+    import pandas as pd
 
-    suite, store = _load(args)
-    table = consolidate(suite.cells, store, out=Path(args.results) / f"{suite.name}.parquet")
-    done = {c.cell_id for c in suite.cells if store.is_done(c.cell_id)}
-    failed = len([c for c in suite.cells if c.cell_id not in done and c.cell_id in store.failed_ids()])
-    missing = len(suite.cells) - len(done) - failed
-    if table.empty:
-        raise AlbenchError(f"No finished cells for suite {suite.name!r} in {store.root}. Run `albench run {args.suite}` first.")
+    from . import leaderboard as lb
+
+    suite, store, table = _consolidated(args, write_parquet=True)
+    _, failed_cells, pending = _partition(suite, store)
+    failed, missing = len(failed_cells), len(pending)
     boards = lb.build(table, baseline=args.baseline)
     out = Path(args.reports) / suite.name
     out.mkdir(parents=True, exist_ok=True)
     (out / "leaderboard.md").write_text(lb.to_markdown(suite.name, boards, missing, failed))
-    pd_rank = __import__("pandas").concat([b.ranking.assign(setting=b.title) for b in boards])
-    pd_rank.to_csv(out / "leaderboard.csv", index=False)
+    pd.concat([b.ranking.assign(setting=b.title) for b in boards]).to_csv(out / "leaderboard.csv", index=False)
     lb.plot_curves(boards, out / "learning_curve.png")
     lb.print_terminal(suite.name, boards, missing, failed)
     print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'learning_curve.png'}, "
@@ -108,12 +122,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 def cmd_profile(args: argparse.Namespace) -> int:
     from . import cost
-    from .consolidate import consolidate
 
-    suite, store = _load(args)
-    table = consolidate(suite.cells, store)
-    if table.empty:
-        raise AlbenchError(f"No finished cells for suite {suite.name!r} in {store.root}. Run `albench run {args.suite}` first.")
+    suite, _, table = _consolidated(args)
     profiles = cost.profile_table(table)
     out = Path(args.reports) / suite.name / "profile.md"
     out.parent.mkdir(parents=True, exist_ok=True)

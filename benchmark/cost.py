@@ -16,12 +16,12 @@ def profile_table(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
     out = []
     for key, g in table.groupby(setting_columns(), sort=False):
         selecting = g[g["round"] < g.groupby("cell_id")["round"].transform("max")]
+        selecting = selecting.assign(train_passes=selecting["train_forward"] + selecting["train_backward"])
         cols = {}
         for p in ("train", "infer", "select"):
             cols[f"{p} s"] = selecting.groupby("method")[f"{p}_seconds"].mean()
         cols["infer fwd"] = selecting.groupby("method")["infer_forward"].mean()
-        cols["train fwd+bwd"] = selecting.groupby("method").apply(
-            lambda m: (m["train_forward"] + m["train_backward"]).mean(), include_groups=False)
+        cols["train fwd+bwd"] = selecting.groupby("method")["train_passes"].mean()
         cols["peak RSS MB"] = g.groupby("method")[[f"{p}_peak_rss_mb" for p in PHASES]].max().max(axis=1)
         cols["peak GPU MB"] = g.groupby("method")[[f"{p}_gpu_peak_mb" for p in PHASES]].max().max(axis=1)
         df = pd.DataFrame(cols).sort_values("infer s")

@@ -7,6 +7,7 @@ the same quantities at each budget.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -96,12 +97,20 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
     return boards
 
 
+def _fmt_gap(is_baseline: bool, mean: float, ci: float) -> str:
+    if is_baseline:
+        return "baseline"
+    if not np.isfinite(mean):
+        return "–"
+    return f"{mean * 100:+.1f}" + (f" ± {ci * 100:.1f}" if np.isfinite(ci) else "")
+
+
 def ranking_display(r: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
     return pd.DataFrame({
         "#": r["rank"],
         "method": r["method"],
         "AUBC (bal. acc %)": [_fmt(m, s) for m, s in zip(r["aubc_mean"], r["aubc_std"])],
-        "Δ random (95% CI)": ["baseline" if name.rstrip(ORACLE_MARK) == baseline else "–" if not np.isfinite(m) else (f"{m * 100:+.1f}" + (f" ± {c * 100:.1f}" if np.isfinite(c) else ""))
+        "Δ random (95% CI)": [_fmt_gap(name.rstrip(ORACLE_MARK) == baseline, m, c)
                               for name, m, c in zip(r["method"], r["gap_mean"], r["gap_ci95"])],
         "final bal. acc %": [_fmt(m, s) for m, s in zip(r["final_mean"], r["final_std"])],
         "minority acc %": [_fmt(m, np.nan) for m in r["minority_mean"]],
@@ -164,8 +173,6 @@ def plot_curves(boards: list[SettingBoard], path: Path) -> None:
 def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, failed: int) -> None:
     from rich.console import Console
     from rich.table import Table
-
-    import sys
 
     console = Console(width=None if sys.stdout.isatty() else 160)
     for b in boards:

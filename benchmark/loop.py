@@ -24,7 +24,7 @@ from .oracle import Oracle
 from .pools import load_pool, make_imbalance
 from .profiling import PassCounter, PhaseTimer
 from .registry import METHODS
-from .scenario import IterativeScenario, Splits, make_splits
+from .scenario import IterativeScenario, make_splits
 from .seeding import derive_seed, rng_for
 from .spec import CellSpec
 from .store import CellResult

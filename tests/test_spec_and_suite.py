@@ -1,7 +1,6 @@
 import copy
 
 import pytest
-import yaml
 
 from benchmark.errors import SuiteError
 from benchmark.spec import CellSpec, Component

@@ -6,13 +6,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-import pytest
 
 from benchmark.executors import run_inline
 from benchmark.registry import discover
 from benchmark.store import CELL_FILES, ResultStore
-from benchmark.suite import expand, load_suite
+from benchmark.suite import expand
 from tests.conftest import REPO, tiny_suite
 
 discover()
