@@ -13,7 +13,9 @@ from .store import ResultStore
 
 
 def component_label(comp: Component) -> str:
-    """``name`` or ``name(k=v, ...)``: how a component appears in tables."""
+    """The suite's ``label``, else ``name`` or ``name(k=v, ...)``: how a component appears in tables."""
+    if comp.label:
+        return comp.label
     params = comp.to_dict()["params"]
     if not params:
         return comp.name

@@ -22,8 +22,10 @@ from .profiling import PassCounter
 
 @dataclass(frozen=True)
 class LearnerRecipe:
-    """The training recipe. ``init`` is ``"random"`` or a path to a local state dict
-    (a pretrained backbone; tensors whose shape differs, such as the classifier, stay fresh)."""
+    """The training recipe. ``init`` is ``"random"``, ``"rotation"`` (self-supervised rotation
+    pretraining on the unlabelled pool, cached; ``pretrain`` holds its recipe, see
+    ``benchmark.pretrain.RotationRecipe``) or a path to a local state dict (a pretrained backbone;
+    tensors whose shape differs, such as the classifier, stay fresh)."""
 
     model: str = "small_cnn"
     optimizer: str = "sgd"
@@ -40,6 +42,7 @@ class LearnerRecipe:
     eval_batch_size: int = 512
     device: str = "auto"
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    pretrain: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> "LearnerRecipe":
@@ -52,6 +55,12 @@ class LearnerRecipe:
             raise SuiteError(f"learner.optimizer must be sgd, adam or adamw, got {recipe.optimizer!r}.")
         if recipe.epochs < 0 or recipe.batch_size < 1 or recipe.lr <= 0:
             raise SuiteError("learner.epochs must be >= 0, learner.batch_size >= 1 and learner.lr > 0.")
+        if recipe.pretrain and recipe.init != "rotation":
+            raise SuiteError("learner.pretrain is only used with learner.init: rotation.")
+        if recipe.init == "rotation":
+            from .pretrain import RotationRecipe
+
+            RotationRecipe.from_mapping(recipe.pretrain)
         return recipe
 
 
@@ -68,7 +77,8 @@ class Learner:
 
     def __init__(self, recipe: LearnerRecipe, num_classes: int, image_shape: Sequence[int],
                  mean: Sequence[float], std: Sequence[float], seed: int,
-                 use_dropout: bool = False, counter: PassCounter | None = None):
+                 use_dropout: bool = False, counter: PassCounter | None = None, init_file: str | None = None):
+        """``init_file`` overrides ``recipe.init`` with a resolved checkpoint (rotation pretraining)."""
         self.recipe = recipe
         self.num_classes = num_classes
         self.device = resolve_device(recipe.device)
@@ -77,7 +87,10 @@ class Learner:
         self.seed = seed
         c, h, w = image_shape
         torch.manual_seed(seed)
-        init_file = None if recipe.init == "random" else recipe.init
+        if init_file is None and recipe.init == "rotation":
+            raise AlbenchError("learner.init is 'rotation' but no pretrained checkpoint was passed to the Learner.")
+        if init_file is None and recipe.init != "random":
+            init_file = recipe.init
         self.model = build_model(recipe.model, num_classes=num_classes, in_chans=c, image_size=h,
                                  dropout=recipe.dropout if use_dropout else 0.0,
                                  pretrained_file=init_file, **dict(recipe.model_kwargs)).to(self.device)
@@ -92,7 +105,10 @@ class Learner:
 
     # ------------------------------------------------------------------ data
     def _to_input(self, x_uint8: np.ndarray) -> torch.Tensor:
-        x = torch.from_numpy(np.ascontiguousarray(x_uint8)).to(self.device, non_blocking=True)
+        x_uint8 = np.ascontiguousarray(x_uint8)
+        if not x_uint8.flags.writeable:  # views handed to methods are read-only; torch wants writable memory
+            x_uint8 = x_uint8.copy()
+        x = torch.from_numpy(x_uint8).to(self.device, non_blocking=True)
         return (x.float() / 255.0 - self._mean) / self._std
 
     def _batches(self, n: int, size: int) -> list[slice]:

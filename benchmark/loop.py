@@ -18,7 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from .learner import Learner, LearnerRecipe
+from .errors import AlbenchError
+from .learner import Learner, LearnerRecipe, resolve_device
 from .metrics import area_under_budget_curve, classification_metrics, labelled_set_metrics
 from .oracle import Oracle
 from .pools import load_pool, make_imbalance
@@ -31,21 +32,27 @@ from .store import CellResult
 from .strategy import Needs, QueryStrategy, SelectionView, validate_selection
 
 
+def split_key(spec: CellSpec) -> tuple:
+    """What the pool, the splits and the initial set depend on (never the method or the learner)."""
+    return ("splits", spec.dataset.to_dict(), spec.imbalance.to_dict(), dict(spec.scenario), spec.seed)
+
+
 def prepare(spec: CellSpec, root: str | Path | None = None):
     """Load data and make the paired splits; shared by run_cell and the tests."""
     pool = load_pool(spec.dataset, root)
     imbalance = make_imbalance(spec.imbalance)
     scenario = IterativeScenario.from_mapping(spec.scenario)
-    split_key = ("splits", spec.dataset.to_dict(), spec.imbalance.to_dict(), dict(spec.scenario), spec.seed)
-    splits = make_splits(pool, imbalance, scenario, rng_for(*split_key))
+    splits = make_splits(pool, imbalance, scenario, rng_for(*split_key(spec)))
     return pool, scenario, splits
 
 
 def build_view(needs: Needs, learner: Learner, x_pool: np.ndarray,
                val_x: np.ndarray, val_y: np.ndarray, labelled: np.ndarray, labelled_y: np.ndarray,
-               unlabelled: np.ndarray, num_classes: int, round_: int, seed: int) -> SelectionView:
-    """Compute exactly what ``needs`` asks for, once."""
-    kw: dict[str, Any] = {}
+               unlabelled: np.ndarray, num_classes: int, round_: int, seed: int,
+               members: list[Learner] | None = None, hidden_y: np.ndarray | None = None) -> SelectionView:
+    """Compute exactly what ``needs`` asks for, once. ``hidden_y`` (the pool's true labels) is passed
+    only for methods that declare ``uses_hidden_labels``."""
+    kw: dict[str, Any] = {"counter": learner.counter}
     x_unl = x_pool[unlabelled]
     if needs.probs:
         kw["probs"] = learner.predict_proba(x_unl)
@@ -64,6 +71,12 @@ def build_view(needs: Needs, learner: Learner, x_pool: np.ndarray,
             kw["val_probs"] = learner.predict_proba(val_x)
         if needs.features:
             kw["val_features"] = learner.embed(val_x, needs.feature_layers)
+    if needs.ensemble:
+        kw["ensemble_probs"] = np.stack([m.predict_proba(x_unl) for m in (members or [learner])])
+    if needs.hidden_labels:
+        if hidden_y is None:
+            raise AlbenchError("A method asked for hidden labels but does not declare uses_hidden_labels = True.")
+        kw["hidden_y"] = hidden_y[unlabelled]
     if needs.learner:
         kw["learner"] = learner
     return SelectionView(unlabelled=unlabelled, labelled=labelled, labelled_y=labelled_y,
@@ -87,10 +100,27 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     needs = method.needs()
     recipe = LearnerRecipe.from_mapping(spec.learner)
     paired = spec.paired_key()
-    learner = Learner(recipe, pool.num_classes, pool.image_shape, pool.mean, pool.std,
-                      seed=derive_seed("init", paired) % 2**31, use_dropout=needs.mc_dropout > 0, counter=counter)
-
     x_pool = pool.train_x[splits.pool_idx]
+    if needs.hidden_labels and not method.uses_hidden_labels:
+        raise AlbenchError(f"Method {spec.method.name!r} asks for hidden labels without declaring "
+                           f"uses_hidden_labels = True (only oracle ablations may).")
+    init_file = None
+    if recipe.init == "rotation":
+        from .pretrain import RotationRecipe, rotation_checkpoint
+
+        with timer.phase("pretrain"):
+            path, computed = rotation_checkpoint(
+                {"splits": split_key(spec)}, recipe.model, x_pool, pool.mean, pool.std,
+                RotationRecipe.from_mapping(recipe.pretrain), derive_seed("rotation", split_key(spec)) % 2**31,
+                resolve_device(recipe.device), counter)
+        init_file = str(path)
+        say(f"rotation pretraining {'computed' if computed else 'loaded from cache'}: {path.name}")
+    members = [Learner(recipe, pool.num_classes, pool.image_shape, pool.mean, pool.std,
+                       seed=derive_seed("init", paired, *([m] if m else [])) % 2**31,
+                       use_dropout=needs.mc_dropout > 0, counter=counter, init_file=init_file)
+               for m in range(max(1, needs.ensemble))]
+    learner = members[0]
+
     oracle = Oracle(pool.train_y[splits.pool_idx], budget=sc.budget)
     val_x, val_y = pool.train_x[splits.val_idx], pool.train_y[splits.val_idx]
     test_x, test_y = pool.test_x[splits.test_idx], pool.test_y[splits.test_idx]
@@ -103,8 +133,12 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     predictions = np.zeros((sc.rounds + 1, len(test_y)), dtype=np.int16)
     for b in range(sc.rounds + 1):
         with timer.phase("train"):
-            fit_info = learner.fit(pool.train_x[splits.pool_idx[labelled]], labelled_y,
-                                   round_seed=derive_seed("train", paired, b) % 2**31) if len(labelled) else {"train_loss": float("nan")}
+            fit_info = {"train_loss": float("nan")}
+            for m, member in enumerate(members):  # member 0 is the task model; the rest only for ensembles
+                info = member.fit(pool.train_x[splits.pool_idx[labelled]], labelled_y,
+                                  round_seed=derive_seed("train", paired, b, *([m] if m else [])) % 2**31) \
+                    if len(labelled) else {"train_loss": float("nan")}
+                fit_info = info if m == 0 else fit_info
         with timer.phase("evaluate"):
             pred = learner.predict_proba(test_x).argmax(1)
         predictions[b] = pred
@@ -115,7 +149,8 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
             unlabelled = np.setdiff1d(np.arange(len(splits.pool_idx)), labelled)
             with timer.phase("infer"):
                 view = build_view(needs, learner, x_pool, val_x, val_y, labelled, labelled_y,
-                                  unlabelled, pool.num_classes, b, derive_seed("mc", spec.cell_id, b) % 2**31)
+                                  unlabelled, pool.num_classes, b, derive_seed("mc", spec.cell_id, b) % 2**31,
+                                  members=members, hidden_y=oracle.hidden_for_ablation(method))
             with timer.phase("select"):
                 chosen = method.select(view, sc.per_round, rng_for("select", spec.cell_id, b))
             chosen = validate_selection(chosen, view, sc.per_round, spec.method.name)

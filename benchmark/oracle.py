@@ -29,3 +29,8 @@ class Oracle:
         self._seen.update(int(p) for p in positions)
         self.revealed.extend(int(p) for p in positions)
         return self._labels[positions].copy()
+
+    def hidden_for_ablation(self, method: object) -> np.ndarray | None:
+        """All hidden labels, for a method that declares ``uses_hidden_labels`` (an oracle ablation,
+        marked † in reports); None for every other method."""
+        return self._labels.copy() if getattr(method, "uses_hidden_labels", False) else None

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Iterator
 
-PHASES = ("load", "train", "evaluate", "infer", "select", "label")
+PHASES = ("load", "pretrain", "train", "evaluate", "infer", "select", "label")
 
 
 @dataclass

@@ -31,10 +31,15 @@ def _thaw(value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Component:
-    """A registered component by name plus its parameters (read-only)."""
+    """A registered component by name plus its parameters (read-only).
+
+    ``label`` is how reports show it (a suite may write ``label: "R_z,g pyz L80"``); it is not part
+    of the cell's identity, so relabelling never invalidates stored results.
+    """
 
     name: str
     params: Mapping[str, Any] = field(default_factory=dict)
+    label: str | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "params", _freeze(dict(self.params)))
@@ -56,8 +61,9 @@ class Component:
             return cls(value)
         if isinstance(value, Mapping) and "name" in value:
             params = dict(value.get("params", {}))
-            params.update({k: v for k, v in value.items() if k not in ("name", "params")})
-            return cls(str(value["name"]), params)
+            params.update({k: v for k, v in value.items() if k not in ("name", "params", "label")})
+            label = value.get("label")
+            return cls(str(value["name"]), params, str(label) if label is not None else None)
         raise SuiteError(
             f"A {kind} must be a name or a mapping with a 'name' key (and parameters), got {value!r}."
         )

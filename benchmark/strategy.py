@@ -22,7 +22,11 @@ class Needs:
     unlabelled points (``feature_layers`` picks layers; None = the model's default).
     mc_dropout: K stochastic passes on the unlabelled pool (the learner then trains with dropout).
     validation: the balanced validation set (images, trusted labels, probs, features).
-    images: raw unlabelled images. learner: the trained Learner itself (for gradients, ensembles).
+    images: raw unlabelled images. learner: the trained Learner itself (for gradients).
+    ensemble: train this many members (the task model is member 0; the others start from their own
+    seeds) in the *train* phase and give their softmax outputs on the pool (Beluch et al. 2018).
+    hidden_labels: the true labels of the unlabelled pool. Only for oracle ablations: the loop
+    refuses it unless the method sets ``uses_hidden_labels = True``.
     """
 
     probs: bool = False
@@ -32,6 +36,8 @@ class Needs:
     validation: bool = False
     images: bool = False
     learner: bool = False
+    ensemble: int = 0
+    hidden_labels: bool = False
 
 
 def _readonly(a: np.ndarray | None) -> np.ndarray | None:
@@ -64,12 +70,16 @@ class SelectionView:
     val_probs: np.ndarray | None = None
     val_features: np.ndarray | None = None
     val_images: np.ndarray | None = None
+    ensemble_probs: np.ndarray | None = None  # (E, n_unlabelled, classes)
+    hidden_y: np.ndarray | None = None  # true labels of the unlabelled pool (oracle ablations only)
     learner: Any = None
+    counter: Any = None  # PassCounter: methods that run their own networks (VAAL) count passes here
     extras: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in ("unlabelled", "labelled", "labelled_y", "probs", "features", "labelled_features",
-                     "mc_probs", "images", "labelled_images", "val_y", "val_probs", "val_features", "val_images"):
+                     "mc_probs", "images", "labelled_images", "val_y", "val_probs", "val_features", "val_images",
+                     "ensemble_probs", "hidden_y"):
             object.__setattr__(self, name, _readonly(getattr(self, name)))
 
     def require(self, name: str, method: str) -> np.ndarray:

@@ -13,7 +13,7 @@ seeds: 3                                # an int n (seeds 0..n-1) or a list
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from .scenario import IterativeScenario
 from .spec import CellSpec, Component
 
 AXES = ("dataset", "imbalance", "method", "learner", "scenario", "seeds")
-OPTIONAL = ("name", "description", "executor", "notes")
+OPTIONAL = ("name", "description", "executor", "notes", "report")
 SUITES_DIR = REPO_ROOT / "suites"
 
 
@@ -36,6 +36,7 @@ class Suite:
     path: Path
     description: str
     cells: tuple[CellSpec, ...]
+    report: dict[str, Any] = field(default_factory=dict)  # options for `albench curves` (see benchmark.curves)
 
 
 def resolve_suite_path(name_or_path: str | Path) -> Path:
@@ -113,5 +114,8 @@ def expand(raw: Any, path: Path = Path("<inline>")) -> Suite:
     ids = [c.cell_id for c in cells]
     if len(set(ids)) != len(ids):
         raise SuiteError(f"Suite {path}: the grid contains duplicate cells (the same entry listed twice).")
+    report = raw.get("report", {}) or {}
+    if not isinstance(report, dict):
+        raise SuiteError(f"Suite {path}: report must be a mapping of report options, got {report!r}.")
     return Suite(name=str(raw.get("name", path.stem)), path=path, description=str(raw.get("description", "")),
-                 cells=cells)
+                 cells=cells, report=report)

@@ -25,18 +25,28 @@ def _view(method_name: str, pool=None, initial=None):
     spec = _spec(method_name)
     base_pool, sc, splits = prepare(spec)
     pool = pool or base_pool
-    method = METHODS.create(method_name)
+    method = _create(method_name)
     needs = method.needs()
-    learner = Learner(LearnerRecipe.from_mapping(spec.learner), pool.num_classes, pool.image_shape,
-                      pool.mean, pool.std, seed=1, use_dropout=needs.mc_dropout > 0)
+    members = [Learner(LearnerRecipe.from_mapping(spec.learner), pool.num_classes, pool.image_shape,
+                       pool.mean, pool.std, seed=1 + m, use_dropout=needs.mc_dropout > 0)
+               for m in range(max(1, needs.ensemble))]
     labelled = splits.initial if initial is None else initial
     ly = pool.train_y[splits.pool_idx[labelled]]
     if len(labelled):
-        learner.fit(pool.train_x[splits.pool_idx[labelled]], ly, round_seed=2)
+        for m, learner in enumerate(members):
+            learner.fit(pool.train_x[splits.pool_idx[labelled]], ly, round_seed=2 + m)
     unlabelled = np.setdiff1d(np.arange(len(splits.pool_idx)), labelled)
-    view = build_view(needs, learner, pool.train_x[splits.pool_idx], pool.train_x[splits.val_idx],
-                      pool.train_y[splits.val_idx], labelled, ly, unlabelled, pool.num_classes, 0, seed=3)
+    hidden = pool.train_y[splits.pool_idx] if method.uses_hidden_labels else None
+    view = build_view(needs, members[0], pool.train_x[splits.pool_idx], pool.train_x[splits.val_idx],
+                      pool.train_y[splits.val_idx], labelled, ly, unlabelled, pool.num_classes, 0, seed=3,
+                      members=members, hidden_y=hidden)
     return method, view, base_pool, splits
+
+
+def _create(name: str):
+    """Methods may declare ``contract_params``: cheaper settings (fewer MC passes or training
+    steps) for these tiny-data tests; the algorithm is the same."""
+    return METHODS.create(name, **getattr(METHODS.get(name), "contract_params", {}))
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
@@ -53,7 +63,7 @@ def test_returns_k_unique_unlabelled_indices(name):
 def test_deterministic_for_a_seed(name):
     method, view, _, _ = _view(name)
     a = method.select(view, K, np.random.default_rng(42))
-    b = METHODS.create(name).select(view, K, np.random.default_rng(42))
+    b = _create(name).select(view, K, np.random.default_rng(42))
     assert np.array_equal(a, b)
 
 
@@ -71,7 +81,11 @@ def test_does_not_mutate_the_view(name):
 
 @pytest.mark.parametrize("name", ALL_METHODS)
 def test_never_sees_unrevealed_labels(name):
-    """Permuting the hidden labels of unlabelled pool points must not change the selection."""
+    """Permuting the hidden labels of unlabelled pool points must not change the selection
+    (oracle ablations excepted: they must say so in their name and flag)."""
+    if METHODS.get(name).uses_hidden_labels:
+        assert "oracle" in name, f"{name} reads hidden labels: its name must say 'oracle'"
+        return
     method, view, pool, splits = _view(name)
     chosen = method.select(view, K, np.random.default_rng(0))
     hidden = np.setdiff1d(splits.pool_idx, splits.pool_idx[splits.initial])
@@ -79,6 +93,25 @@ def test_never_sees_unrevealed_labels(name):
     y[hidden] = np.random.default_rng(5).permutation(y[hidden])
     method2, view2, _, _ = _view(name, pool=replace(pool, train_y=y))
     assert np.array_equal(chosen, method2.select(view2, K, np.random.default_rng(0)))
+
+
+def test_hidden_labels_only_for_declared_oracles():
+    from benchmark.oracle import Oracle
+    from benchmark.strategy import Needs
+
+    class Sneaky:
+        uses_hidden_labels = False
+
+    oracle = Oracle(np.arange(10) % 3, budget=5)
+    assert oracle.hidden_for_ablation(Sneaky()) is None
+    assert oracle.hidden_for_ablation(METHODS.create("pfk_oracle")).tolist() == (np.arange(10) % 3).tolist()
+    method, view, _, _ = _view("random")
+    from benchmark.errors import AlbenchError
+
+    with pytest.raises(AlbenchError, match="hidden labels"):
+        build_view(Needs(hidden_labels=True), view.learner or _view("pcc")[1].learner, np.zeros((10, 1, 8, 8), np.uint8),
+                   np.zeros((0, 1, 8, 8), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
+                   np.zeros(0, np.int64), np.arange(10), 3, 0, seed=0)
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)

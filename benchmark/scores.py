@@ -1,0 +1,33 @@
+"""Uncertainty scores over stochastic predictions (MC-dropout passes or ensemble members).
+
+``samples`` is always a (K, N, classes) array of softmax outputs.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+
+def variation_ratio(samples: np.ndarray) -> np.ndarray:
+    """varR(x) = 1 − f_m / K, f_m the count of the modal predicted class over K passes (Freeman 1965).
+
+    ``samples``: (K, N, classes) probabilities (MC passes or ensemble members).
+    """
+    votes = samples.argmax(axis=2)  # (K, N)
+    k, n = votes.shape
+    classes = samples.shape[2]
+    counts = np.zeros((n, classes), dtype=np.int64)
+    np.add.at(counts, (np.broadcast_to(np.arange(n), (k, n)), votes), 1)
+    return 1.0 - counts.max(axis=1) / k
+
+
+def predictive_entropy(samples: np.ndarray) -> np.ndarray:
+    """H[y|x] of the mean prediction p̄ = (1/K) Σ_k p_k (max entropy)."""
+    p = np.clip(samples.mean(axis=0), 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1)
+
+
+def bald(samples: np.ndarray) -> np.ndarray:
+    """I[y; θ | x] = H[p̄] − (1/K) Σ_k H[p_k] (Houlsby et al. 2011)."""
+    p = np.clip(samples, 1e-12, 1.0)
+    expected = -(p * np.log(p)).sum(axis=2).mean(axis=0)
+    return predictive_entropy(samples) - expected

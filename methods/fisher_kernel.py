@@ -1,0 +1,148 @@
+"""Feature-kernel AL of Gudovskiy et al., CVPR 2020 ("Deep AL for biased datasets via Fisher kernel
+self-supervision"): the PCC kernel R_z (eq. 6), the practical Fisher kernel R_{z,g} (eqs. 11-12),
+the pseudo-label estimators of §4.3 and the weakly-supervised selection of Algorithm 1.
+
+Algorithm 1, one round (task model θ^b trained on the labels held so far):
+  3  validation points the model misclassifies (weak supervision; needs the validation labels);
+  4  their descriptors Z_v (and Fisher scores G_v with their trusted labels);
+  5-7 more than P of them → P centres by greedy k-center (in the kernel's own feature space);
+  8  descriptors Z (and Fisher scores G under pseudo-labels S) for every unlabelled point;
+  9-10 R = R_z (∘ R_g) between centres and pool; centres take, round-robin, their highest-kernel
+     pool point not yet taken, until P points are chosen.
+
+Where this differs from the paper's code, and why:
+- if no validation point is misclassified, all validation points are the candidates for the
+  centres (the paper does not say; an empty set would select nothing);
+- if fewer than P points are misclassified, each centre contributes several pool points in turn;
+- k-center's first centre is random (the ``rng`` of the round), as in Sener & Savarese.
+"""
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from benchmark.errors import AlbenchError
+from benchmark.fisher import fisher_descriptors, mc_pseudo_labels, segment_sizes
+from benchmark.kernels import (KernelPoints, assign_without_duplicates, kernel_k_center, kernel_top_candidates,
+                               nearest_key, standardize_segments)
+from benchmark.registry import register_method
+from benchmark.strategy import Needs, QueryStrategy, SelectionView
+
+PSEUDO_LABELS = ("pred", "pyz", "mc_trace", "mc_mi")
+DEFAULT_LAYERS = ("conv2",)  # LeNet L20
+
+
+def _layers(layers: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
+    if layers is None:
+        return DEFAULT_LAYERS
+    return (layers,) if isinstance(layers, str) else tuple(layers)
+
+
+class _KernelSelection(QueryStrategy):
+    """Shared Algorithm 1 machinery; subclasses say whether Fisher scores are used and how labels are made."""
+
+    fisher = False
+    version = "1"
+
+    def __init__(self, layers: list[str] | None = None, chunk_mb: int = 64):
+        self.layers = list(_layers(layers))
+        self.chunk_mb = chunk_mb
+
+    def needs(self) -> Needs:
+        return Needs(validation=True, images=True, learner=True)
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def pool_labels(self, view: SelectionView, val: KernelPoints, sizes: list[int], rng: np.random.Generator):
+        """Labels for the pool's Fisher scores: an array, a per-batch callback, or None (PCC)."""
+        return None
+
+    # ------------------------------------------------------------------ Algorithm 1
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        name = type(self).__name__
+        learner = view.require("learner", name)
+        val_x, val_y = view.require("val_images", name), view.require("val_y", name)
+        pool_x = view.require("images", name)
+        if len(val_y) == 0:
+            raise AlbenchError(f"{name} needs a validation split (scenario.val_per_class > 0).")
+        sizes = segment_sizes(learner, self.layers, pool_x)
+        chunk = self.chunk_mb * 2**20
+        # lines 3-4: validation descriptors, Fisher scores under the trusted labels, predictions
+        zv, gv, pv = fisher_descriptors(learner, val_x, self.layers, val_y if self.fisher else None)
+        val = KernelPoints(standardize_segments(zv, sizes), tuple(sizes),
+                           standardize_segments(gv, sizes) if self.fisher else None)
+        wrong = np.flatnonzero(pv.argmax(1) != val_y)
+        candidates = wrong if len(wrong) else np.arange(len(val_y))
+        # lines 5-7: at most P centres
+        centres = candidates[kernel_k_center(val.take(candidates), k, rng)] if len(candidates) > k else candidates
+        # line 8: pool descriptors and Fisher scores under pseudo-labels S
+        labels = self.pool_labels(view, KernelPoints(val.z, val.sizes), sizes, rng) if self.fisher else None
+        z, g, _ = fisher_descriptors(learner, pool_x, self.layers, labels)
+        pool = KernelPoints(standardize_segments(z, sizes), tuple(sizes),
+                            standardize_segments(g, sizes) if self.fisher else None)
+        # lines 9-10: kernel against the centres, arg max without duplicates
+        _, cand = kernel_top_candidates(val.take(centres), pool, k, chunk_bytes=chunk)
+        return view.unlabelled[assign_without_duplicates(cand, k)]
+
+
+@register_method("pcc")
+class PCCKernel(_KernelSelection):
+    """R_z (CVPR 2020 eq. 6): Pearson correlation of multi-scale pooled descriptors, summed over
+    layers, between misclassified-validation centres and the pool (Algorithm 1 without Fisher
+    scores). Costs M + N' forward passes (Table 1)."""
+
+
+@register_method("pfk")
+class PracticalFisherKernel(_KernelSelection):
+    """R_{z,g} = R_z ∘ R_g (CVPR 2020 eqs. 11-12) with pseudo-labels S for the pool's Fisher scores.
+
+    ``labels``: ``pred`` (S = ŷ), ``pyz`` (S = p̂(y, z): the trusted label of the most similar
+    validation point under R_z), ``mc_trace`` (S = tr(C_{z,g})) or ``mc_mi`` (S = I(z; g)), the MC
+    ones from ``mc_samples`` perturbed copies (rotations within ±``mc_degrees``, Gaussian noise of
+    std ``mc_noise`` in normalised units) and one gradient per class (§4.3). Costs 2(M + N')
+    passes, plus K·D per pool point for the MC labels (Table 1). The oracle ablation S = y is the
+    separate method ``pfk_oracle``."""
+
+    fisher = True
+    contract_params = {"mc_samples": 4}
+
+    def __init__(self, labels: str = "pyz", layers: list[str] | None = None, mc_samples: int = 32,
+                 mc_degrees: float = 5.0, mc_noise: float = 0.05, chunk_mb: int = 64):
+        super().__init__(layers, chunk_mb)
+        if labels not in PSEUDO_LABELS:
+            hint = " S = y reads hidden labels: use the method 'pfk_oracle'." if labels in ("true", "y") else ""
+            raise AlbenchError(f"pfk: labels must be one of {PSEUDO_LABELS}, got {labels!r}.{hint}")
+        self.labels = labels
+        self.mc_samples = mc_samples
+        self.mc_degrees = mc_degrees
+        self.mc_noise = mc_noise
+
+    def pool_labels(self, view: SelectionView, val: KernelPoints, sizes: list[int], rng: np.random.Generator):
+        if self.labels == "pred":
+            return lambda _sl, _z, probs: probs.argmax(1)
+        if self.labels == "pyz":
+            val_y = torch.as_tensor(np.array(view.val_y), dtype=torch.long)
+
+            def nearest_trusted(_sl, z, _probs):
+                batch = KernelPoints(standardize_segments(z.numpy(), sizes), val.sizes)
+                return val_y[nearest_key(batch, val, chunk_bytes=self.chunk_mb * 2**20)]
+
+            return nearest_trusted
+        metric = "trace" if self.labels == "mc_trace" else "mi"
+        return mc_pseudo_labels(view.learner, view.images, self.layers, self.mc_samples, metric,
+                                self.mc_degrees, self.mc_noise, seed=int(rng.integers(2**31)))
+
+
+@register_method("pfk_oracle")
+class OracleFisherKernel(_KernelSelection):
+    """ORACLE ABLATION — reads the hidden labels of the pool. R_{z,g} (CVPR 2020 eq. 12) with S = y,
+    the true labels, for the Fisher scores: the paper's upper limit of FK (§5.1, Fig. 4). Not an AL
+    method; reports mark it with †."""
+
+    fisher = True
+    uses_hidden_labels = True
+
+    def needs(self) -> Needs:
+        return Needs(validation=True, images=True, learner=True, hidden_labels=True)
+
+    def pool_labels(self, view: SelectionView, val: KernelPoints, sizes: list[int], rng: np.random.Generator):
+        return view.require("hidden_y", "pfk_oracle")
