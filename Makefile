@@ -9,7 +9,7 @@ DATA_ROOT ?= $(if $(ALBENCH_DATA),$(ALBENCH_DATA),../shared/data)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke run status leaderboard profile bench mnist-short clean
+.PHONY: help install demo test test-all smoke run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -52,6 +52,26 @@ bench: install ## speed and memory benchmarks (pytest-benchmark)
 mnist-short: install ## the short real-MNIST suite (step 100, LeNet) from DATA_ROOT
 	$(BIN)/albench run mnist-short --executor $(EXECUTOR) --data-root $(DATA_ROOT)
 	$(BIN)/albench leaderboard mnist-short
+
+FK_SUITE ?= fk-mnist
+table-fk-mnist: install ## CVPR 2020 Fig. 4/6 on MNIST: run FK_SUITE (fk-mnist: full, GPU; fk-mnist-cpu: reduced) and write reports/FK_SUITE/
+	$(BIN)/albench run $(FK_SUITE) --executor $(EXECUTOR) --data-root $(DATA_ROOT)
+	$(BIN)/albench curves $(FK_SUITE) --data-root $(DATA_ROOT)
+	$(BIN)/albench leaderboard $(FK_SUITE)
+	$(BIN)/albench profile $(FK_SUITE)
+
+table-wacv: install ## WACV 2020 Tables 2-5 on Food-101/CIFAR-100/IMN-100/MIT-67 (the datasets present under DATA_ROOT)
+	$(BIN)/albench run wacv --executor $(EXECUTOR) --data-root $(DATA_ROOT) --skip-missing-data
+	$(BIN)/albench tables wacv --data-root $(DATA_ROOT)
+
+table-wacv-offline: install ## the WACV protocol on digits + MNIST with a harness-trained source (CPU, minutes)
+	$(BIN)/albench run wacv-offline --executor $(EXECUTOR) --data-root $(DATA_ROOT) --skip-missing-data
+	$(BIN)/albench tables wacv-offline --data-root $(DATA_ROOT)
+
+DATASET ?= digits
+IMBALANCE ?= none
+datasets-stats: install ## WACV Table 1 row for DATASET under IMBALANCE (e.g. DATASET=cifar100 IMBALANCE=target_ir)
+	$(BIN)/albench datasets stats $(DATASET) --imbalance $(IMBALANCE) --data-root $(DATA_ROOT)
 
 clean: ## remove the result store's staging folders and caches (keeps finished cells)
 	rm -rf results/.tmp .pytest_cache .benchmarks

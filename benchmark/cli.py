@@ -60,10 +60,19 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"({args.executor} executor)", flush=True)
     if not todo:
         return 0
+    from .errors import DataError
     from .pools import check_data
 
-    for dataset in {c.dataset for c in todo}:
-        check_data(dataset, args.data_root)  # missing or corrupt files stop the sweep before it starts
+    for dataset in sorted({c.dataset for c in todo}, key=lambda d: d.name):
+        try:
+            check_data(dataset, args.data_root)  # missing or corrupt files stop the sweep before it starts
+        except DataError as exc:
+            if not args.skip_missing_data:
+                raise
+            todo = [c for c in todo if c.dataset != dataset]
+            print(f"skipping {dataset.name}: {exc}", flush=True)
+    if not todo:
+        return 0
     failed = []
     show = not args.no_progress and sys.stderr.isatty()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
@@ -132,6 +141,56 @@ def cmd_profile(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_curves(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from . import curves
+
+    suite, store = _load(args)
+    _, failed_cells, pending = _partition(suite, store)
+    settings = curves.build(suite.cells, store, suite.report, root=args.data_root)
+    if not settings:
+        raise AlbenchError(f"No finished cells for suite {suite.name!r} in {store.root}. Run `albench run {suite.name}` first.")
+    out = Path(args.reports) / suite.name
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "curves.md").write_text(curves.to_markdown(suite.name, suite.description, settings, suite.report,
+                                                      len(pending), len(failed_cells)))
+    pd.concat([s.curves.assign(setting=s.title) for s in settings]).to_csv(out / "curves.csv", index=False)
+    curves.plot(settings, out / "curves.png")
+    written = [out / "curves.md", out / "curves.csv", out / "curves.png"]
+    if curves.plot_confusions(settings, out / "confusion.png"):
+        written.append(out / "confusion.png")
+    print((out / "curves.md").read_text())
+    print("wrote " + ", ".join(map(str, written)))
+    return 0
+
+
+def cmd_tables(args: argparse.Namespace) -> int:
+    from . import wacv_tables
+    from .errors import DataError
+    from .pools import check_data
+
+    suite, store = _load(args)
+    _, failed_cells, pending = _partition(suite, store)
+    missing = []
+    for dataset in sorted({c.dataset for c in suite.cells}, key=lambda d: d.name):
+        try:
+            check_data(dataset, args.data_root)
+        except DataError as exc:
+            missing.append(f"{dataset.name}: {exc}")
+    missing_names = {m.split(":")[0] for m in missing}
+    pending = [c for c in pending if c.dataset.name not in missing_names]
+    tables = wacv_tables.build(wacv_tables.collect(suite.cells, store))
+    if not tables:
+        raise AlbenchError(f"No finished one-shot cells for suite {suite.name!r} in {store.root}. "
+                           f"Run `albench run {suite.name} --skip-missing-data` first.")
+    path = wacv_tables.write(tables, Path(args.reports) / suite.name, suite.name, suite.description, missing,
+                             len(pending), len(failed_cells))
+    print(path.read_text())
+    print(f"wrote {path}, {path.with_suffix('.tex')}")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import DATASETS, IMBALANCES, METHODS, MODELS, discover
 
@@ -160,8 +219,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help="where dataset files live (else $ALBENCH_DATA)")
     p.add_argument("--limit", type=int, default=None, help="run at most this many pending cells")
     p.add_argument("--no-progress", action="store_true")
+    p.add_argument("--skip-missing-data", action="store_true",
+                   help="run the cells whose datasets are present; say which are missing and where they go")
     _common(p)
     p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("tables", help="WACV 2020 Tables 2-5 (accuracy, G_AL, classes, ir) of a one-shot suite "
+                                      "→ reports/<suite>/tables.md and tables.tex")
+    p.add_argument("suite")
+    p.add_argument("--reports", default="reports")
+    p.add_argument("--data-root", default=None, help="to report which datasets are missing")
+    _common(p)
+    p.set_defaults(func=cmd_tables)
 
     p = sub.add_parser("status", help="done / failed / pending cells of a suite")
     p.add_argument("suite")
@@ -180,6 +249,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reports", default="reports")
     _common(p)
     p.set_defaults(func=cmd_profile)
+
+    p = sub.add_parser("curves", help="accuracy per round, minority accuracy, confusion matrices, passes "
+                                      "→ reports/<suite>/curves.md (CVPR 2020 Fig. 4/6 layout)")
+    p.add_argument("suite")
+    p.add_argument("--reports", default="reports")
+    p.add_argument("--data-root", default=None, help="where dataset files live (to read the test labels)")
+    _common(p)
+    p.set_defaults(func=cmd_curves)
 
     p = sub.add_parser("list", help="list registered components")
     p.add_argument("what", choices=["methods", "datasets", "imbalances", "models"])

@@ -84,6 +84,10 @@ def build_view(needs: Needs, learner: Learner, x_pool: np.ndarray,
 
 
 def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
+    if spec.scenario.get("kind") == "oneshot":
+        from .oneshot import run_oneshot_cell
+
+        return run_oneshot_cell(spec, root)
     log = io.StringIO()
     t_start = time.perf_counter()
     counter = PassCounter()

@@ -30,6 +30,12 @@ class Registry(Generic[T]):
         self.kind = kind
         self._entries: dict[str, Callable[..., T]] = {}
         self._sources: dict[str, str] = {}
+        self._suffixes: dict[str, Callable[[str, Callable[..., T]], Callable[..., T]]] = {}
+
+    def register_suffix(self, suffix: str, wrap: Callable[[str, Callable[..., T]], Callable[..., T]]) -> None:
+        """``<name><suffix>`` resolves to ``wrap(name, factory_of_name)`` for every registered name
+        (the WACV balancing step: ``entropy+bal``)."""
+        self._suffixes[suffix] = wrap
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
@@ -48,10 +54,13 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> Callable[..., T]:
         discover()
-        try:
+        if name in self._entries:
             return self._entries[name]
-        except KeyError:
-            raise UnknownNameError(self.kind, name, self._entries) from None
+        for suffix, wrap in self._suffixes.items():
+            base = name[: -len(suffix)]
+            if name.endswith(suffix) and base in self._entries:
+                return wrap(base, self._entries[base])
+        raise UnknownNameError(self.kind, name, self._entries)
 
     def create(self, name: str, **params: Any) -> T:
         factory = self.get(name)
@@ -69,7 +78,8 @@ class Registry(Generic[T]):
 
     def __contains__(self, name: str) -> bool:
         discover()
-        return name in self._entries
+        return name in self._entries or any(
+            name.endswith(sfx) and name[: -len(sfx)] in self._entries for sfx in self._suffixes)
 
 
 METHODS: Registry[Any] = Registry("method")
@@ -95,7 +105,7 @@ def plugin_dirs(extra: Iterable[str | Path] = ()) -> list[Path]:
 
 def discover(extra: Iterable[str | Path] = ()) -> None:
     """Import every plugin file once (idempotent and cheap after the first call)."""
-    from . import models  # noqa: F401  (built-in learner architectures register themselves)
+    from . import balancing, models  # noqa: F401  (built-in architectures and the +bal wrapper register themselves)
 
     for folder in plugin_dirs(extra):
         folder = folder.resolve()

@@ -39,7 +39,7 @@ class IterativeScenario:
             )
         kind = d.get("kind", "iterative")
         if kind != "iterative":
-            raise SuiteError(f"Unknown scenario kind {kind!r}; available: 'iterative'.")
+            raise SuiteError(f"Unknown scenario kind {kind!r}; available: 'iterative', 'oneshot'.")
         sc = cls(**dict(d))
         for name in ("rounds", "per_round", "initial", "val_per_class"):
             value = getattr(sc, name)
@@ -105,3 +105,12 @@ def make_splits(pool: ImagePool, imbalance: Any, sc: IterativeScenario, rng: np.
         )
     initial = np.sort(rng.choice(len(pool_idx), sc.initial, replace=False)) if sc.initial else np.zeros(0, np.int64)
     return Splits(pool_idx=pool_idx, val_idx=val_idx, test_idx=test_idx, initial=initial, induced=induced)
+
+
+def scenario_from_mapping(d: Mapping[str, Any]) -> Any:
+    """Validate a scenario mapping by its ``kind``: iterative (CVPR 2020) or oneshot (WACV 2020)."""
+    if d.get("kind", "iterative") == "oneshot":
+        from .oneshot import OneShotScenario
+
+        return OneShotScenario.from_mapping(d)
+    return IterativeScenario.from_mapping(d)

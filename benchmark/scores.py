@@ -31,3 +31,20 @@ def bald(samples: np.ndarray) -> np.ndarray:
     p = np.clip(samples, 1e-12, 1.0)
     expected = -(p * np.log(p)).sum(axis=2).mean(axis=0)
     return predictive_entropy(samples) - expected
+
+
+def entropy_of(probs: np.ndarray) -> np.ndarray:
+    """H(x) = −Σ_c p_c log p_c of one prediction per row (WACV eq. 1)."""
+    p = np.clip(probs, 1e-12, 1.0)
+    return -(p * np.log(p)).sum(axis=1)
+
+
+def margin_of(probs: np.ndarray) -> np.ndarray:
+    """max(p) − max₂(p) per row (WACV eq. 2)."""
+    part = np.partition(probs, -2, axis=1) if probs.shape[1] > 1 else np.concatenate([np.zeros_like(probs), probs], 1)
+    return part[:, -1] - part[:, -2]
+
+
+def max_prob_of(probs: np.ndarray) -> np.ndarray:
+    """max_c p_c per row (WACV eq. 3 sorts by it)."""
+    return probs.max(axis=1)

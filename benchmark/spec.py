@@ -121,7 +121,7 @@ class CellSpec:
             "engine": ENGINE_VERSION,
             "dataset": str(getattr(DATASETS.get(self.dataset.name), "version", "1")),
             "imbalance": str(getattr(IMBALANCES.get(self.imbalance.name), "version", "1")),
-            "method": str(getattr(METHODS.get(self.method.name), "version", "1")),
+            "method": "full" if self.method.name == "full_pool" else str(getattr(METHODS.get(self.method.name), "version", "1")),
             "model": str(getattr(MODELS.get(model), "version", "1")) if model in MODELS else "external",
         }
 

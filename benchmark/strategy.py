@@ -38,6 +38,7 @@ class Needs:
     learner: bool = False
     ensemble: int = 0
     hidden_labels: bool = False
+    oracle: bool = False  # label one point at a time inside select (WACV balancing); one-shot scenario only
 
 
 def _readonly(a: np.ndarray | None) -> np.ndarray | None:
@@ -73,6 +74,7 @@ class SelectionView:
     ensemble_probs: np.ndarray | None = None  # (E, n_unlabelled, classes)
     hidden_y: np.ndarray | None = None  # true labels of the unlabelled pool (oracle ablations only)
     learner: Any = None
+    oracle: Any = None  # reveal(positions) -> labels, counted against the budget (Needs.oracle)
     counter: Any = None  # PassCounter: methods that run their own networks (VAAL) count passes here
     extras: Mapping[str, Any] = field(default_factory=dict)
 

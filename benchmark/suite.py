@@ -22,7 +22,7 @@ import yaml
 from .errors import AlbenchError, SuiteError
 from .learner import LearnerRecipe
 from .registry import DATASETS, IMBALANCES, METHODS, REPO_ROOT
-from .scenario import IterativeScenario
+from .scenario import scenario_from_mapping
 from .spec import CellSpec, Component
 
 AXES = ("dataset", "imbalance", "method", "learner", "scenario", "seeds")
@@ -57,6 +57,18 @@ def resolve_suite_path(name_or_path: str | Path) -> Path:
 
 def _as_list(value: Any) -> list[Any]:
     return list(value) if isinstance(value, list) else [value]
+
+
+def _reference_cells(cells: tuple[CellSpec, ...]) -> tuple[CellSpec, ...]:
+    """One acc_full cell (WACV eq. 10) per one-shot (dataset, imbalance, scenario minus budget, seed)."""
+    from .oneshot import full_pool_spec
+
+    refs: dict[str, CellSpec] = {}
+    for c in cells:
+        if c.scenario.get("kind") == "oneshot" and c.scenario.get("budget") != "full":
+            ref = full_pool_spec(c)
+            refs.setdefault(ref.cell_id, ref)
+    return tuple(refs.values())
 
 
 def load_suite(name_or_path: str | Path) -> Suite:
@@ -106,11 +118,12 @@ def expand(raw: Any, path: Path = Path("<inline>")) -> Suite:
     for scenario in scenarios:
         if not isinstance(scenario, dict):
             raise SuiteError(f"Suite {path}: scenario must be a mapping, got {scenario!r}.")
-        IterativeScenario.from_mapping(scenario)
+        scenario_from_mapping(scenario)
     cells = tuple(
         CellSpec(dataset=d, imbalance=i, method=m, learner=l, scenario=s, seed=seed)
         for d, i, s, l, seed, m in itertools.product(datasets, imbalances, scenarios, learners, seeds, methods)
     )
+    cells = cells + _reference_cells(cells)
     ids = [c.cell_id for c in cells]
     if len(set(ids)) != len(ids):
         raise SuiteError(f"Suite {path}: the grid contains duplicate cells (the same entry listed twice).")

@@ -76,7 +76,7 @@ class VAAL(QueryStrategy):
 
     @staticmethod
     def _prepare(x: np.ndarray, device: torch.device) -> torch.Tensor:
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(device).float() / 255.0
+        t = torch.from_numpy(np.array(x, copy=True)).to(device).float() / 255.0
         return F.interpolate(t, size=(32, 32), mode="bilinear", align_corners=False) if t.shape[-1] != 32 else t
 
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:

@@ -1,0 +1,132 @@
+"""The WACV 2020 source model M_S = (F_S, P_S) and its cached outputs on a dataset (§3.1).
+
+A source is either a pretrained network from a local weights file (``{model: torchvision/resnet18,
+weights: ~/.cache/albench/weights/resnet18.pth}``; the paper's ILSVRC ResNet-18), or one the harness
+trains itself on classes of the dataset that the target task does not use
+(``{model: lenet, train: {classes: [0, 1, 2, 3, 4], epochs: 5}}``), so the protocol runs offline.
+Features (``F_S``: the model's ``embed_layers``, average-pooled) and source-class probabilities
+(``P_S``) for every train and test image are computed once per (dataset, source) and cached under
+``$ALBENCH_CACHE/features/``; every method, budget and seed reuses them.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping
+
+import numpy as np
+import torch
+
+from .data import ImagePool, cache_dir
+from .errors import AlbenchError, SuiteError
+from .learner import Learner, LearnerRecipe, resolve_device
+from .profiling import PassCounter
+from .seeding import canonical_json, derive_seed
+
+TRAIN_DEFAULTS = {"epochs": 5, "lr": 0.05, "momentum": 0.9, "batch_size": 64, "optimizer": "sgd"}
+
+
+@dataclass(frozen=True)
+class SourceOutputs:
+    train_features: np.ndarray  # (N_train, d) F_S on the dataset's train split
+    train_probs: np.ndarray  # (N_train, source classes) P_S
+    test_features: np.ndarray
+    test_probs: np.ndarray
+    source_classes: tuple[int, ...]  # dataset classes the source was trained on (empty: external)
+
+
+def validate_source(source: Mapping[str, Any]) -> None:
+    if not isinstance(source, Mapping) or "model" not in source:
+        raise SuiteError("scenario.source must be a mapping with a 'model' and either 'weights' (a local file) "
+                         "or 'train' (the harness trains it on disjoint classes), e.g. "
+                         "{model: lenet, train: {classes: [0, 1, 2, 3, 4]}}.")
+    if ("weights" in source) == ("train" in source):
+        raise SuiteError("scenario.source needs exactly one of 'weights' (pretrained file) or 'train' (harness-trained).")
+    unknown = set(source) - {"model", "weights", "train", "eval_batch_size"}
+    if unknown:
+        raise SuiteError(f"Unknown scenario.source key(s) {sorted(unknown)}; allowed: model, weights, train, eval_batch_size.")
+    if "train" in source:
+        train = dict(source["train"])
+        if not train.get("classes"):
+            raise SuiteError("scenario.source.train.classes must list the dataset classes the source model learns.")
+        LearnerRecipe.from_mapping({k: v for k, v in {**TRAIN_DEFAULTS, **train}.items() if k != "classes"})
+
+
+def _recipe(source: Mapping[str, Any]) -> LearnerRecipe:
+    train = {**TRAIN_DEFAULTS, **{k: v for k, v in dict(source.get("train", {})).items() if k != "classes"}}
+    return LearnerRecipe.from_mapping({**train, "model": source["model"],
+                                       "eval_batch_size": source.get("eval_batch_size", 512)})
+
+
+def _extract(learner: Learner, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return learner.embed(x), learner.predict_proba(x)
+
+
+def compute_source_outputs(pool: ImagePool, source: Mapping[str, Any], counter: PassCounter) -> SourceOutputs:
+    recipe = _recipe(source)
+    if "train" in source:
+        classes = [int(c) for c in source["train"]["classes"]]
+        bad = [c for c in classes if not 0 <= c < pool.num_classes]
+        if bad:
+            raise SuiteError(f"scenario.source.train.classes {bad} are not classes of {pool.name} (0..{pool.num_classes - 1}).")
+        keep = np.flatnonzero(np.isin(pool.train_y, classes))
+        remap = {c: i for i, c in enumerate(classes)}
+        y = np.array([remap[int(c)] for c in pool.train_y[keep]], dtype=np.int64)
+        learner = Learner(recipe, len(classes), pool.image_shape, pool.mean, pool.std,
+                          seed=derive_seed("source", canonical_json(dict(source))) % 2**31, counter=counter)
+        learner.fit(pool.train_x[keep], y, round_seed=derive_seed("source-train", canonical_json(dict(source))) % 2**31)
+        source_classes = tuple(classes)
+    else:
+        weights = Path(str(source["weights"])).expanduser()
+        if not weights.is_file():
+            raise AlbenchError(f"Source weights {weights} not found. albench never downloads weights: save the "
+                               f"pretrained state dict of {source['model']} there (e.g. torchvision's "
+                               f"resnet18-f37072fd.pth for the paper's ILSVRC ResNet-18).")
+        state = torch.load(weights, map_location="cpu", weights_only=True)
+        head = [k for k in state if k.endswith("weight") and state[k].ndim == 2]
+        n_source = int(state[head[-1]].shape[0]) if head else 1000
+        learner = Learner(LearnerRecipe.from_mapping({"model": source["model"], "init": str(weights), "epochs": 0}),
+                          n_source, pool.image_shape, pool.mean, pool.std, seed=0, counter=counter)
+        source_classes = ()
+    ftr, ptr = _extract(learner, pool.train_x)
+    fte, pte = _extract(learner, pool.test_x)
+    return SourceOutputs(ftr, ptr, fte, pte, source_classes)
+
+
+def source_outputs(pool: ImagePool, dataset_key: Mapping[str, Any], source: Mapping[str, Any],
+                   counter: PassCounter | None = None) -> tuple[SourceOutputs, bool]:
+    """Cached outputs for (dataset, source); returns (outputs, computed_now)."""
+    counter = counter or PassCounter()
+    digest = hashlib.sha256(canonical_json({"dataset": dataset_key, "source": dict(source)}).encode()).hexdigest()[:20]
+    folder = cache_dir() / "features"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"source-{digest}.npz"
+
+    def read() -> SourceOutputs:
+        with np.load(path) as z:
+            return SourceOutputs(z["train_features"], z["train_probs"], z["test_features"], z["test_probs"],
+                                 tuple(int(c) for c in z["source_classes"]))
+
+    if path.is_file():
+        return read(), False
+    with open(folder / f"source-{digest}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if path.is_file():
+                return read(), False
+            out = compute_source_outputs(pool, source, counter)
+            tmp = folder / f"source-{digest}.tmp{os.getpid()}.npz"
+            np.savez(tmp, train_features=out.train_features, train_probs=out.train_probs,
+                     test_features=out.test_features, test_probs=out.test_probs,
+                     source_classes=np.asarray(out.source_classes, dtype=np.int64))
+            os.replace(tmp, path)
+            (folder / f"source-{digest}.json").write_text(canonical_json({"dataset": dataset_key, "source": dict(source)}))
+            return out, True
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+__all__ = ["SourceOutputs", "source_outputs", "validate_source", "resolve_device"]
