@@ -191,6 +191,36 @@ def cmd_tables(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_datasets_stats(args: argparse.Namespace) -> int:
+    """WACV 2020 Table 1 for one dataset: classes, images, μ, σ and ir = σ/μ of the (imbalanced) train pool."""
+    import json
+
+    import numpy as np
+
+    from .data import imbalance_ratio
+    from .pools import load_pool, make_imbalance
+    from .registry import discover
+    from .seeding import rng_for
+    from .spec import Component
+
+    discover(args.plugins)
+    params = json.loads(args.params) if args.params else {}
+    imb_params = json.loads(args.imbalance_params) if args.imbalance_params else {}
+    pool = load_pool(Component(args.dataset, params), args.data_root)
+    imbalance = make_imbalance(Component(args.imbalance, imb_params))
+    induced = imbalance.apply(pool.train_y, pool.num_classes, rng_for("stats", args.dataset, args.imbalance, args.seed))
+    counts = np.bincount(pool.train_y[induced.kept], minlength=pool.num_classes)
+    rows = [("Dataset", "Class", "Images", "Mean (μ)", "Std (σ)", "ir"),
+            (args.dataset, str(int((counts > 0).sum())), str(int(counts.sum())), f"{counts.mean():.1f}",
+             f"{counts.std():.1f}", f"{imbalance_ratio(counts):.3f}")]
+    from tabulate import tabulate
+
+    print(tabulate(rows[1:], headers=rows[0], tablefmt="github"))
+    print(f"(train split after imbalance {args.imbalance} {imb_params or ''}, seed {args.seed}; "
+          f"test split: {len(pool.test_y)} images)")
+    return 0
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from .registry import DATASETS, IMBALANCES, METHODS, MODELS, discover
 
@@ -257,6 +287,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data-root", default=None, help="where dataset files live (to read the test labels)")
     _common(p)
     p.set_defaults(func=cmd_curves)
+
+    p = sub.add_parser("datasets", help="dataset utilities: `albench datasets stats <name>` (WACV Table 1)")
+    dsub = p.add_subparsers(dest="datasets_command", required=True)
+    q = dsub.add_parser("stats", help="classes, images, μ, σ, ir of a dataset's train pool under an imbalance")
+    q.add_argument("dataset")
+    q.add_argument("--params", default=None, help="dataset parameters as JSON, e.g. '{\"image_size\": 32}'")
+    q.add_argument("--imbalance", default="none")
+    q.add_argument("--imbalance-params", default=None, help="as JSON, e.g. '{\"ir\": 0.75}'")
+    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--data-root", default=None)
+    _common(q)
+    q.set_defaults(func=cmd_datasets_stats)
 
     p = sub.add_parser("list", help="list registered components")
     p.add_argument("what", choices=["methods", "datasets", "imbalances", "models"])

@@ -91,3 +91,21 @@ def cache_dir() -> Path:
     path = Path(os.environ.get("ALBENCH_CACHE", Path.home() / ".cache" / "albench")).expanduser()
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def md5sum(path: Path) -> str:
+    """MD5 of a file, read in 1 MiB blocks (torchvision's reference sums are MD5)."""
+    import hashlib
+
+    digest = hashlib.md5()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def verify_md5(path: Path, expected: str, what: str) -> None:
+    got = md5sum(path)
+    if got != expected:
+        raise DataError(f"{path} is corrupt: md5 {got}, expected {expected} ({what}). Replace it with the "
+                        f"original file, or pass verify_md5: false for a file you made yourself.")

@@ -105,6 +105,9 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     recipe = LearnerRecipe.from_mapping(spec.learner)
     paired = spec.paired_key()
     x_pool = pool.train_x[splits.pool_idx]
+    if needs.oracle:
+        raise AlbenchError(f"Method {spec.method.name!r} labels points one at a time inside its selection (the WACV "
+                           f"balancing step); it runs in one-shot scenarios (scenario.kind: oneshot) only.")
     if needs.hidden_labels and not method.uses_hidden_labels:
         raise AlbenchError(f"Method {spec.method.name!r} asks for hidden labels without declaring "
                            f"uses_hidden_labels = True (only oracle ablations may).")

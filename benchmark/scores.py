@@ -48,3 +48,18 @@ def margin_of(probs: np.ndarray) -> np.ndarray:
 def max_prob_of(probs: np.ndarray) -> np.ndarray:
     """max_c p_c per row (WACV eq. 3 sorts by it)."""
     return probs.max(axis=1)
+
+
+def diversify(order: np.ndarray, source_class: np.ndarray, k: int) -> np.ndarray:
+    """div(·): positions into ``order``'s array, round-robin over source classes, one per class per pass.
+
+    ``order`` ranks row indices best first; ``source_class[row]`` is the row's predicted source class.
+    """
+    cls = source_class[order]
+    rank_in_class = np.zeros(len(order), dtype=np.int64)
+    seen: dict[int, int] = {}
+    for i, c in enumerate(cls.tolist()):
+        rank_in_class[i] = seen.get(c, 0)
+        seen[c] = rank_in_class[i] + 1
+    picked = np.lexsort((cls, rank_in_class))[:k]  # pass number first, then class id
+    return order[picked]

@@ -13,12 +13,11 @@ cache (``ALBENCH_CACHE``), never into the data root.
 from __future__ import annotations
 
 import gzip
-import hashlib
 from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import ImagePool, cache_dir
+from benchmark.data import ImagePool, cache_dir, md5sum
 from benchmark.errors import DataError
 from benchmark.registry import register_dataset
 
@@ -41,14 +40,6 @@ FASHION_MD5 = {
     "t10k-labels-idx1-ubyte.gz": "bb300cfdad3c16e7a12a480ee83cd310",
 }
 _IDX_DTYPES = {0x08: np.uint8}
-
-
-def md5sum(path: Path) -> str:
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def parse_idx(raw: bytes, source: Path) -> np.ndarray:

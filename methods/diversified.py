@@ -10,23 +10,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.registry import register_method
-from benchmark.scores import entropy_of, margin_of, max_prob_of
+from benchmark.scores import diversify, entropy_of, margin_of, max_prob_of
 from benchmark.strategy import Needs, QueryStrategy, SelectionView
-
-
-def diversify(order: np.ndarray, source_class: np.ndarray, k: int) -> np.ndarray:
-    """div(·): positions into ``order``'s array, round-robin over source classes, one per class per pass.
-
-    ``order`` ranks row indices best first; ``source_class[row]`` is the row's predicted source class.
-    """
-    cls = source_class[order]
-    rank_in_class = np.zeros(len(order), dtype=np.int64)
-    seen: dict[int, int] = {}
-    for i, c in enumerate(cls.tolist()):
-        rank_in_class[i] = seen.get(c, 0)
-        seen[c] = rank_in_class[i] + 1
-    picked = np.lexsort((cls, rank_in_class))[:k]  # pass number first, then class id
-    return order[picked]
 
 
 class _Ranked(QueryStrategy):

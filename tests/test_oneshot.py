@@ -1,0 +1,149 @@
+"""The WACV 2020 one-shot protocol: diversification, the balancing step (eqs. 8-9), G_AL (eq. 10),
+cached source outputs, the acc_full reference cell and scenario validation."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchmark.balancing import balancing_scores, should_switch
+from benchmark.errors import AlbenchError, SuiteError
+from benchmark.loop import run_cell
+from benchmark.registry import METHODS, discover
+from benchmark.strategy import SelectionView
+from benchmark.suite import expand
+from benchmark.wacv_tables import build, g_al
+
+discover()
+SOURCE = {"model": "small_cnn", "train": {"classes": [0, 1, 2, 3, 4], "epochs": 2}}
+
+
+def oneshot_suite(methods, budget=20, seeds=1, **scenario) -> dict:
+    return {"name": "os", "dataset": "digits", "imbalance": {"name": "target_ir", "ir": 0.6, "tolerance": 0.05},
+            "method": list(methods), "seeds": seeds,
+            "scenario": {"kind": "oneshot", "budget": budget, "target_classes": [5, 6, 7, 8, 9], "source": SOURCE,
+                         "target": {"folds": 3, "c_grid": [0.1, 1.0]}, **scenario}}
+
+
+def test_switch_rule_eq8_by_hand():
+    counts = np.array([10, 2, 1, 0])  # discovered: 10, 2, 1 → mean 4.33; ur = {2, 1}, or = {10}
+    # c_ur × (μ(or) − μ(ur)) = 2 × (10 − 1.5) = 17
+    assert should_switch(counts, budget=30, labelled=13)  # b − m = 17 ≤ 17
+    assert not should_switch(counts, budget=31, labelled=13)  # 18 > 17
+    assert not should_switch(np.array([3, 0, 0]), budget=10, labelled=3)  # one class: nothing to balance
+
+
+def test_balancing_score_eq9_by_hand():
+    feats = np.array([[0.0, 1.0], [3.0, 0.0]])
+    means = {0: np.array([0.0, 0.0]), 1: np.array([4.0, 0.0]), 2: np.array([0.0, 4.0])}
+    # row 0: d(μ0)=1, max(d(μ1)=√17, d(μ2)=3) = √17 → 1/√17; row 1: d(μ0)=3, max(1, 5)=5 → 0.6
+    assert np.allclose(balancing_scores(feats, means, 0, [1, 2]), [1 / np.sqrt(17), 0.6])
+
+
+def test_diversify_cycles_over_source_classes():
+    from benchmark.scores import diversify
+
+    order = np.array([5, 1, 4, 0, 3, 2])  # rows ranked best first
+    source_class = np.array([0, 0, 1, 1, 0, 2])  # class of rows 0..5
+    # rows in rank order 5,1,4,0,3,2 have classes 2,0,0,0,1,1 → pass 0 (class order): row 1 (c0),
+    # row 3 (c1), row 5 (c2); pass 1: row 4 (c0), row 2 (c1); pass 2: row 0 (c0)
+    assert diversify(order, source_class, 6).tolist() == [1, 3, 5, 4, 2, 0]
+    assert diversify(order, source_class, 2).tolist() == [1, 3]
+
+
+def test_inverted_functions_rank_certain_first():
+    probs = np.array([[0.9, 0.1], [0.5, 0.5], [0.6, 0.4], [0.2, 0.8]])
+    view = SelectionView(unlabelled=np.arange(4), labelled=np.zeros(0, np.int64), labelled_y=np.zeros(0, np.int64),
+                         num_classes=2, round=0, probs=probs)
+    rng = np.random.default_rng(0)
+    assert METHODS.create("ent_inv").select(view, 2, rng).tolist() == [0, 3]
+    assert METHODS.create("lc_inv_div").select(view, 2, rng).tolist() == [0, 3]  # one per source class
+    # most uncertain first: rows 1, 2, 3, 0 with source classes 0, 0, 1, 0 → one per class: rows 1 and 3
+    assert METHODS.create("ent_div").select(view, 2, rng).tolist() == [1, 3]
+
+
+def test_g_al_eq10_by_hand():
+    acc = pd.DataFrame([[60.0, 70.0]], index=["m"], columns=pd.MultiIndex.from_tuples([("d", 1), ("d", 2)]))
+    assert g_al(acc, pd.Series({"d": 80.0}))["m"] == pytest.approx(((60 - 80) / 20 + (70 - 80) / 20) / 2)
+
+
+def test_balanced_wrapper_labels_one_at_a_time_and_balances():
+    rng = np.random.default_rng(0)
+    labels = np.array([0] * 40 + [1] * 8 + [2] * 4)  # an imbalanced pool
+    feats = np.eye(3)[labels] * 5 + rng.normal(0, 0.3, (len(labels), 3))
+    probs = np.full((len(labels), 3), 1 / 3)
+    calls = []
+
+    def reveal(pos):
+        calls.append(len(pos))
+        return labels[pos]
+
+    view = SelectionView(unlabelled=np.arange(len(labels)), labelled=np.zeros(0, np.int64),
+                         labelled_y=np.zeros(0, np.int64), num_classes=3, round=0, probs=probs, features=feats,
+                         oracle=reveal)
+    random_bal = METHODS.create("random+bal")
+    picks = random_bal.select(view, 15, np.random.default_rng(1))
+    assert len(set(picks.tolist())) == 15 and calls == [1] * 15
+    counts = np.bincount(labels[picks], minlength=3)
+    plain = np.bincount(labels[METHODS.create("random").select(view, 15, np.random.default_rng(1))], minlength=3)
+    assert counts.std() / counts.mean() < plain.std() / plain.mean()
+    assert random_bal.switched_at_ is not None
+
+
+def test_balanced_methods_refuse_the_iterative_loop():
+    from tests.conftest import tiny_suite
+
+    spec = expand(tiny_suite(methods=("entropy+bal",))).cells[0]
+    with pytest.raises(AlbenchError, match="one-shot scenarios"):
+        run_cell(spec)
+
+
+def test_oneshot_cells_share_cached_features_and_get_an_acc_full_cell():
+    suite = expand(oneshot_suite(["random", "ent_inv_div", "ent_inv_div+bal"]))
+    names = [c.method.name for c in suite.cells]
+    assert names.count("full_pool") == 1 and len(names) == 4
+    results = [run_cell(c) for c in suite.cells]
+    computed = [r.summary["source_computed"] for r in results]
+    assert computed[0] and not any(computed[1:])  # F_S extracted once per (dataset, source)
+    assert results[0].rounds.loc[0, "infer_forward"] > 0 and results[1].rounds.loc[0, "infer_forward"] == 0
+    for r in results[:3]:
+        assert r.rounds.loc[0, "labels_used"] == 20
+    full = results[3]
+    assert full.rounds.loc[0, "labels_used"] == full.summary["pool_size"]
+    assert results[0].summary["pool_size"] == full.summary["pool_size"]  # same pool for every budget/method
+
+
+def test_oneshot_tables_end_to_end(tmp_path):
+    from benchmark.executors import run_inline
+    from benchmark.store import ResultStore
+    from benchmark.wacv_tables import collect, write
+
+    suite = expand(oneshot_suite(["random", "entropy", "entropy+bal"], budget=15))
+    store = ResultStore(tmp_path / "r")
+    run_inline(suite.cells, store)
+    tables = build(collect(suite.cells, store))
+    assert set(tables) >= {"table2", "table3", "table4", "table5", "acc_full"}
+    assert ("", "G_AL") in tables["table2"].columns and tables["table2"][("", "G_AL")].notna().all()
+    path = write(tables, tmp_path / "rep", "os", "", ["svhn: missing"])
+    assert "Table 3" in path.read_text() and "\\toprule" in path.with_suffix(".tex").read_text()
+
+
+@pytest.mark.parametrize("change,match", [
+    ({"source": {"model": "small_cnn", "train": {"classes": [5, 6]}}}, "disjoint"),
+    ({"source": {"model": "small_cnn"}}, "exactly one of"),
+    ({"budgett": 3}, "Unknown scenario key"),
+    ({"budget": 0}, "positive integer"),
+])
+def test_oneshot_scenario_errors(change, match):
+    raw = oneshot_suite(["random"])
+    raw["scenario"].update(change)
+    with pytest.raises(SuiteError, match=match):
+        expand(raw)
+
+
+def test_missing_source_weights_say_where(tmp_path):
+    raw = oneshot_suite(["random"])
+    raw["scenario"]["source"] = {"model": "small_cnn", "weights": str(tmp_path / "resnet18.pth")}
+    spec = expand(raw).cells[0]
+    with pytest.raises(AlbenchError, match="resnet18.pth not found. albench never downloads"):
+        run_cell(spec)
