@@ -71,6 +71,15 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise
             todo = [c for c in todo if c.dataset != dataset]
             print(f"skipping {dataset.name}: {exc}", flush=True)
+    from .source import check_source_weights
+
+    for weights in sorted({w for c in todo if (w := check_source_weights(c)) is not None}):
+        message = (f"Source weights {weights} not found. albench never downloads weights: save the pretrained "
+                   f"state dict there (for the WACV suites, torchvision's resnet18-f37072fd.pth).")
+        if not args.skip_missing_data:
+            raise DataError(message)
+        todo = [c for c in todo if check_source_weights(c) != weights]
+        print(f"skipping cells that need them: {message}", flush=True)
     if not todo:
         return 0
     failed = []
@@ -181,6 +190,14 @@ def cmd_tables(args: argparse.Namespace) -> int:
     missing_names = {m.split(":")[0] for m in missing}
     pending = [c for c in pending if c.dataset.name not in missing_names]
     tables = wacv_tables.build(wacv_tables.collect(suite.cells, store))
+    if not tables and missing:
+        out = Path(args.reports) / suite.name
+        out.mkdir(parents=True, exist_ok=True)
+        text = "\n".join([f"# {suite.name}: no results yet", "", "No dataset of this suite is present. Put them here:", ""]
+                         + [f"- {m}" for m in missing]) + "\n"
+        (out / "tables.md").write_text(text)
+        print(text)
+        return 0
     if not tables:
         raise AlbenchError(f"No finished one-shot cells for suite {suite.name!r} in {store.root}. "
                            f"Run `albench run {suite.name} --skip-missing-data` first.")

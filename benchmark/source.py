@@ -45,14 +45,24 @@ def validate_source(source: Mapping[str, Any]) -> None:
                          "{model: lenet, train: {classes: [0, 1, 2, 3, 4]}}.")
     if ("weights" in source) == ("train" in source):
         raise SuiteError("scenario.source needs exactly one of 'weights' (pretrained file) or 'train' (harness-trained).")
-    unknown = set(source) - {"model", "weights", "train", "eval_batch_size"}
+    unknown = set(source) - {"model", "weights", "train", "eval_batch_size", "input_size"}
     if unknown:
-        raise SuiteError(f"Unknown scenario.source key(s) {sorted(unknown)}; allowed: model, weights, train, eval_batch_size.")
+        raise SuiteError(f"Unknown scenario.source key(s) {sorted(unknown)}; allowed: model, weights, train, "
+                         f"eval_batch_size, input_size.")
     if "train" in source:
         train = dict(source["train"])
         if not train.get("classes"):
             raise SuiteError("scenario.source.train.classes must list the dataset classes the source model learns.")
         LearnerRecipe.from_mapping({k: v for k, v in {**TRAIN_DEFAULTS, **train}.items() if k != "classes"})
+
+
+def check_source_weights(spec: Any) -> Path | None:
+    """The missing weights file a one-shot cell's source needs, or None (present, or not needed)."""
+    sc = spec.scenario
+    if sc.get("kind") != "oneshot" or "weights" not in sc.get("source", {}):
+        return None
+    path = Path(str(sc["source"]["weights"])).expanduser()
+    return None if path.is_file() else path
 
 
 def _recipe(source: Mapping[str, Any]) -> LearnerRecipe:
@@ -61,8 +71,22 @@ def _recipe(source: Mapping[str, Any]) -> LearnerRecipe:
                                        "eval_batch_size": source.get("eval_batch_size", 512)})
 
 
-def _extract(learner: Learner, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    return learner.embed(x), learner.predict_proba(x)
+def _extract(learner: Learner, x: np.ndarray, input_size: int | None = None,
+             chunk: int = 1024) -> tuple[np.ndarray, np.ndarray]:
+    """F_S and P_S for every image; with ``input_size`` the images are resized (bilinear) chunk by chunk
+    first, as an ImageNet backbone expects 224 px inputs."""
+    if not input_size or x.shape[-1] == input_size:
+        return learner.embed(x), learner.predict_proba(x)
+    import torch.nn.functional as F
+
+    feats, probs = [], []
+    for start in range(0, len(x), chunk):
+        t = torch.from_numpy(np.array(x[start:start + chunk])).float()
+        t = F.interpolate(t, size=(input_size, input_size), mode="bilinear", align_corners=False)
+        resized = t.round().clamp(0, 255).to(torch.uint8).numpy()
+        feats.append(learner.embed(resized))
+        probs.append(learner.predict_proba(resized))
+    return np.concatenate(feats), np.concatenate(probs)
 
 
 def compute_source_outputs(pool: ImagePool, source: Mapping[str, Any], counter: PassCounter) -> SourceOutputs:
@@ -91,8 +115,9 @@ def compute_source_outputs(pool: ImagePool, source: Mapping[str, Any], counter: 
         learner = Learner(LearnerRecipe.from_mapping({"model": source["model"], "init": str(weights), "epochs": 0}),
                           n_source, pool.image_shape, pool.mean, pool.std, seed=0, counter=counter)
         source_classes = ()
-    ftr, ptr = _extract(learner, pool.train_x)
-    fte, pte = _extract(learner, pool.test_x)
+    size = source.get("input_size")
+    ftr, ptr = _extract(learner, pool.train_x, size)
+    fte, pte = _extract(learner, pool.test_x, size)
     return SourceOutputs(ftr, ptr, fte, pte, source_classes)
 
 

@@ -26,7 +26,7 @@ from .scenario import scenario_from_mapping
 from .spec import CellSpec, Component
 
 AXES = ("dataset", "imbalance", "method", "learner", "scenario", "seeds")
-OPTIONAL = ("name", "description", "executor", "notes", "report")
+OPTIONAL = ("name", "description", "executor", "notes", "report", "grids")
 SUITES_DIR = REPO_ROOT / "suites"
 
 
@@ -85,6 +85,21 @@ def load_suite(name_or_path: str | Path) -> Suite:
 
 
 def expand(raw: Any, path: Path = Path("<inline>")) -> Suite:
+    """Expand a suite mapping into its cells. ``grids:`` (a list of partial suites) gives the union of
+    several grids, each one the top-level keys overridden by its own (e.g. a per-dataset imbalance)."""
+    if isinstance(raw, dict) and "grids" in raw:
+        grids = raw["grids"]
+        if not isinstance(grids, list) or not all(isinstance(g, dict) for g in grids):
+            raise SuiteError(f"Suite {path}: grids must be a list of mappings (partial suites).")
+        base = {k: v for k, v in raw.items() if k != "grids"}
+        parts = [expand({**base, **g}, path) for g in grids]
+        seen: dict[str, CellSpec] = {}
+        for part in parts:
+            for cell in part.cells:
+                seen.setdefault(cell.cell_id, cell)
+        first = parts[0] if parts else expand(base, path)
+        return Suite(name=first.name, path=path, description=first.description, cells=tuple(seen.values()),
+                     report=first.report)
     if not isinstance(raw, dict):
         raise SuiteError(f"Suite {path} must be a YAML mapping with keys {list(AXES)}, got {type(raw).__name__}.")
     unknown = set(raw) - set(AXES) - set(OPTIONAL) - {"seed"}

@@ -147,3 +147,25 @@ def test_missing_source_weights_say_where(tmp_path):
     spec = expand(raw).cells[0]
     with pytest.raises(AlbenchError, match="resnet18.pth not found. albench never downloads"):
         run_cell(spec)
+
+
+def test_pretrained_source_from_a_local_file_on_a_real_format_dataset(tmp_path, monkeypatch):
+    """The paper's setup in miniature: a torchvision ResNet-18 state dict from a local file as M_S on a
+    CIFAR-100 fixture, images resized to the source's input size; per-dataset imbalance via grids."""
+    import torch
+    import torchvision
+
+    from tests.test_dataset_formats import write_cifar100
+
+    write_cifar100(tmp_path / "data")
+    weights = tmp_path / "resnet18.pth"
+    torch.save(torchvision.models.resnet18(weights=None, num_classes=7).state_dict(), weights)
+    raw = {"name": "mini-wacv", "dataset": {"name": "cifar100", "verify_md5": False}, "method": ["random", "ent_inv_div"],
+           "grids": [{"imbalance": "none"}],
+           "scenario": {"kind": "oneshot", "budget": 6, "target": {"folds": 2, "c_grid": [1.0]},
+                        "source": {"model": "torchvision/resnet18", "weights": str(weights), "input_size": 40}}}
+    cells = expand(raw).cells
+    assert [c.method.name for c in cells] == ["random", "ent_inv_div", "full_pool"]
+    result = run_cell(cells[1], tmp_path / "data")
+    assert result.rounds.loc[0, "labels_used"] == 6
+    assert "d=512, source classes=7" in result.log  # avgpool features of ResNet-18, its own source head
