@@ -60,7 +60,7 @@ class VAAL(QueryStrategy):
     likely to be labelled; VAE and discriminator trained adversarially each round."""
 
     version = "1"
-    contract_params = {"steps": 10}
+    contract_params = {"steps": 3, "batch_size": 16}
 
     def __init__(self, steps: int = 400, batch_size: int = 64, latent: int = 32, beta: float = 1.0,
                  adversary_weight: float = 1.0, lr: float = 5e-4):

@@ -37,6 +37,10 @@ def fixture_component(name: str, root: Path) -> tuple[Component, Path | None]:
         return Component(name, {"verify_md5": False}), root
     if name == "synthetic":
         return Component(name, {"train_per_class": 12, "test_per_class": 3}), None
+    from tests.test_dataset_formats import FIXTURES
+
+    if name in FIXTURES:
+        return Component(name, FIXTURES[name](root)["params"]), root
     return Component(name), None
 
 
