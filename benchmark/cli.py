@@ -251,6 +251,8 @@ def cmd_list(args: argparse.Namespace) -> int:
             print(f"{name}\n{textwrap.indent(doc, '    ')}\n")
         else:
             print(f"{name:<20} {textwrap.shorten(first, 100)}")
+    if args.what == "methods":
+        print("(every method also exists as '<name>+bal': the WACV 2020 balancing step around it, one-shot scenarios)")
     return 0
 
 

@@ -83,3 +83,20 @@ def test_console_script_exit_code_on_error(tmp_path):
     out = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", "no-such-suite"], capture_output=True,
                          text=True, cwd=tmp_path)
     assert out.returncode == 2 and "No suite 'no-such-suite'" in out.stderr
+
+
+def test_datasets_stats_prints_wacv_table1(capsys):
+    assert main(["datasets", "stats", "digits", "--imbalance", "target_ir", "--imbalance-params", '{"ir": 0.5}']) == 0
+    out = capsys.readouterr().out
+    assert "| digits    |      10 |" in out and "0.5" in out.splitlines()[2]
+
+
+def test_curves_and_tables_commands(tmp_path, capsys, tiny_suite_file):
+    suite = str(tiny_suite_file(methods=("random", "entropy")))
+    results, reports = tmp_path / "r", tmp_path / "rep"
+    assert main(["run", suite, "--executor", "inline", "--results", str(results), "--no-progress"]) == 0
+    assert main(["curves", suite, "--results", str(results), "--reports", str(reports)]) == 0
+    text = (reports / "tiny" / "curves.md").read_text()
+    assert "Accuracy (%) by labels used" in text and (reports / "tiny" / "curves.png").is_file()
+    assert main(["tables", suite, "--results", str(results), "--reports", str(reports)]) == 2  # not one-shot
+    assert "No finished one-shot cells" in capsys.readouterr().err
