@@ -144,7 +144,9 @@ def to_markdown(suite_name: str, description: str, settings: list[SettingCurves]
             next((m for m in s.passes.index if m.startswith("R_z,g")), None)
         if ref:
             others = [m for m in s.passes.index if m.startswith("varR") or m == "VAAL"]
-            lines += [f"Ratios to {ref}:", ""] + ratio_rows(s.passes, ref, others) + [""]
+            ratios = ratio_rows(s.passes, ref, others)
+            if ratios:
+                lines += [f"Ratios to {ref}:", ""] + ratios + [""]
         for m, cm in s.confusion.items():
             lines += [f"### Confusion matrix at round {options.get('confusion_round', 3)}: {m} (rows: true class, "
                       f"row-normalised %, summed over seeds)", "",
