@@ -67,7 +67,9 @@ def setting_columns() -> list[str]:
 
 
 def describe_setting(key: tuple) -> str:
-    dataset, imbalance, model, _learner, scenario = key
+    dataset, imbalance, model, learner, scenario = key
     sc = json.loads(scenario)
-    parts = [f"{k}={v}" for k, v in sc.items() if k in ("initial", "rounds", "per_round", "pool_size")]
-    return f"{dataset} · {imbalance} · {model} · {' '.join(parts)}"
+    parts = [f"{k}={v}" for k, v in sc.items() if k in ("initial", "rounds", "per_round", "pool_size", "budget")]
+    init = json.loads(learner).get("init")
+    model_part = f"{model} ({init} init)" if init else str(model)
+    return f"{dataset} · {imbalance} · {model_part} · {' '.join(parts)}"

@@ -161,9 +161,11 @@ def plot(settings: list[SettingCurves], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, len(settings), figsize=(6.5 * len(settings), 4.5), squeeze=False)
+    styles = ["-", "--", "-.", ":"]
     for ax, s in zip(axes[0], settings):
-        for method, g in s.curves.groupby("method", sort=False):
-            ax.plot(g["labels_used"], 100 * g["mean"], marker="o", ms=3, label=method)
+        ax.set_prop_cycle(color=plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2])
+        for i, (method, g) in enumerate(s.curves.groupby("method", sort=False)):
+            ax.plot(g["labels_used"], 100 * g["mean"], marker="o", ms=3, label=method, linestyle=styles[i // 10 % 4])
             ax.fill_between(g["labels_used"], 100 * (g["mean"] - g["std"].fillna(0)),
                             100 * (g["mean"] + g["std"].fillna(0)), alpha=0.15)
         ax.set_title(s.title, fontsize=8)
