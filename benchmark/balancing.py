@@ -21,7 +21,6 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .errors import AlbenchError
 from .registry import METHODS
 from .strategy import Needs, QueryStrategy, SelectionView
 
@@ -66,8 +65,8 @@ class Balanced(QueryStrategy):
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
         reveal = view.require("oracle", f"{self.base_name}+bal")
         feats = np.asarray(view.require("features", f"{self.base_name}+bal"), dtype=np.float64)
-        order = list(self._base.select(view, k, rng))
         position = {int(p): i for i, p in enumerate(view.unlabelled)}
+        ranked = iter([position[int(p)] for p in self._base.select(view, k, rng)])  # discovery order (rows)
         counts = np.zeros(view.num_classes, dtype=np.int64)
         sums = np.zeros((view.num_classes, feats.shape[1]))
         free = np.ones(len(view.unlabelled), dtype=bool)
@@ -76,25 +75,18 @@ class Balanced(QueryStrategy):
         while len(picks) < k:
             if switched_at is None and should_switch(counts, k, len(picks)):
                 switched_at = len(picks)
-            if switched_at is None:
-                while not free[position[int(order[0])]]:
-                    order.pop(0)
-                row = position[int(order.pop(0))]
-            else:
-                found = np.flatnonzero(counts > 0)
-                mean = counts[found].mean()
-                under = [int(c) for c in found if counts[c] < mean]
-                over = [int(c) for c in found if counts[c] >= mean]
-                target = min(under, key=lambda c: (counts[c], c)) if under else None
-                if target is None or not over:
-                    switched_at, row = None, None
-                    while not free[position[int(order[0])]]:
-                        order.pop(0)
-                    row = position[int(order.pop(0))]
-                else:
-                    means = {c: sums[c] / counts[c] for c in [target] + over}
-                    cand = np.flatnonzero(free)
-                    row = int(cand[np.argmin(balancing_scores(feats[cand], means, target, over))])
+            found = np.flatnonzero(counts > 0)
+            under = [int(c) for c in found if counts[c] < counts[found].mean()] if switched_at is not None else []
+            over = [int(c) for c in found if c not in under]
+            if under and over:  # eq. 9 for the rarest under-represented class
+                target = min(under, key=lambda c: (counts[c], c))
+                means = {c: sums[c] / counts[c] for c in [target] + over}
+                cand = np.flatnonzero(free)
+                row = int(cand[np.argmin(balancing_scores(feats[cand], means, target, over))])
+            else:  # discovery; also when balancing left no class under the mean
+                switched_at = None
+                # the base ranked k rows and at most len(picks) < k of them are taken: one is always left
+                row = next(r for r in ranked if free[r])
             point = int(view.unlabelled[row])
             label = int(reveal(np.array([point]))[0])
             free[row] = False
@@ -106,8 +98,6 @@ class Balanced(QueryStrategy):
 
 
 def _wrap(name: str, factory: Callable[..., QueryStrategy]) -> type:
-    if issubclass(factory, Balanced) if isinstance(factory, type) else False:
-        raise AlbenchError(f"{name} is already balanced.")
     doc = (f"{name} with the WACV 2020 balancing step (§3.3, eqs. 8-9): discovery by {name}, then labels "
            f"for the rarest under-represented class closest to its mean in source-feature space.")
     return type(f"Balanced_{name}", (Balanced,), {

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .consolidate import describe_setting, setting_columns, spec_columns
-from .leaderboard import ORACLE_MARK
+from .leaderboard import ORACLE_MARK, plot_panels
 from .spec import CellSpec
 from .store import ResultStore
 
@@ -155,27 +155,8 @@ def to_markdown(suite_name: str, description: str, settings: list[SettingCurves]
 
 
 def plot(settings: list[SettingCurves], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(1, len(settings), figsize=(6.5 * len(settings), 4.5), squeeze=False)
-    styles = ["-", "--", "-.", ":"]
-    for ax, s in zip(axes[0], settings):
-        ax.set_prop_cycle(color=plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2])
-        for i, (method, g) in enumerate(s.curves.groupby("method", sort=False)):
-            ax.plot(g["labels_used"], 100 * g["mean"], marker="o", ms=3, label=method, linestyle=styles[i // 10 % 4])
-            ax.fill_between(g["labels_used"], 100 * (g["mean"] - g["std"].fillna(0)),
-                            100 * (g["mean"] + g["std"].fillna(0)), alpha=0.15)
-        ax.set_title(s.title, fontsize=8)
-        ax.set_xlabel("labels used")
-        ax.set_ylabel("test accuracy (%)")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    plot_panels([(s.title, s.curves, list(dict.fromkeys(s.curves["method"]))) for s in settings], path,
+                "test accuracy (%)")
 
 
 def plot_confusions(settings: list[SettingCurves], path: Path) -> bool:

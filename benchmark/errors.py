@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 
 class AlbenchError(Exception):
@@ -33,3 +33,17 @@ class DataError(AlbenchError):
 
 class SuiteError(AlbenchError):
     """A suite file cannot be read or does not describe a valid grid."""
+
+
+def reject_unknown_keys(d: Mapping[str, object], recipe: type, where: str, what: str) -> None:
+    """SuiteError naming the keys of ``d`` that the dataclass ``recipe`` has no field for.
+
+    ``where`` is the suite path of the mapping (``learner``, ``scenario.target``); ``what`` says what
+    takes the keys (``a learner recipe``).
+    """
+    from dataclasses import fields
+
+    names = {f.name for f in fields(recipe)}
+    unknown = set(d) - names
+    if unknown:
+        raise SuiteError(f"Unknown {where} key(s) {sorted(unknown)}; {what} takes {sorted(names)}.")

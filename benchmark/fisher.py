@@ -11,7 +11,8 @@ differentiated this way; pick the block outputs instead. LeNet's conv1/conv2/fc1
 from __future__ import annotations
 
 import math
-from typing import Callable, Sequence
+from contextlib import contextmanager
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -32,18 +33,28 @@ def _modules(learner: Learner, layers: Sequence[str]) -> list[torch.nn.Module]:
     return [modules[name] for name in layers]
 
 
-def segment_sizes(learner: Learner, layers: Sequence[str], image: np.ndarray) -> list[int]:
-    """Length of each layer's pooled descriptor (the channel count), from one forward pass."""
-    captured: list[torch.Tensor] = []
-    hooks = [m.register_forward_hook(lambda _m, _i, out: captured.append(out)) for m in _modules(learner, layers)]
-    learner.model.eval()
+@contextmanager
+def layer_outputs(learner: Learner, layers: Sequence[str]) -> Iterator[list[torch.Tensor]]:
+    """A list whose j-th entry is the output of ``layers[j]`` in the latest forward pass (graph kept)."""
+    outputs: list[torch.Tensor] = [torch.empty(0)] * len(layers)
+
+    def keep(j: int):
+        return lambda _m, _i, out: outputs.__setitem__(j, out)
+
+    hooks = [m.register_forward_hook(keep(j)) for j, m in enumerate(_modules(learner, layers))]
     try:
-        with torch.no_grad():
-            learner.model(learner._to_input(image[:1]))
+        yield outputs
     finally:
         for h in hooks:
             h.remove()
-    return [int(pool_descriptor(t).shape[1]) for t in captured]
+
+
+def segment_sizes(learner: Learner, layers: Sequence[str], image: np.ndarray) -> list[int]:
+    """Length of each layer's pooled descriptor (the channel count), from one forward pass."""
+    learner.model.eval()
+    with layer_outputs(learner, layers) as outputs, torch.no_grad():
+        learner.model(learner._to_input(image[:1]))
+        return [int(pool_descriptor(t).shape[1]) for t in outputs]
 
 
 def fisher_descriptors(learner: Learner, x: np.ndarray, layers: Sequence[str],
@@ -55,18 +66,15 @@ def fisher_descriptors(learner: Learner, x: np.ndarray, layers: Sequence[str],
     ``S = ŷ`` and ``S = p̂(y, z)`` cost no extra pass), or None for descriptors only (forward only;
     G is then empty).
     """
-    mods = _modules(learner, layers)
-    captured: dict[int, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda _m, _i, out, j=j: captured.__setitem__(j, out)) for j, m in enumerate(mods)]
     learner.model.eval()
     zs, gs, ps = [], [], []
     want_grad = labels is not None
-    try:
+    with layer_outputs(learner, layers) as outputs:
         for sl in learner._batches(len(x), learner.recipe.eval_batch_size):
             with torch.set_grad_enabled(want_grad):
                 logits = learner.model(learner._to_input(x[sl]))
                 learner.counter.forward += sl.stop - sl.start
-                acts = [captured[j] for j in range(len(mods))]
+                acts = list(outputs)
                 z = torch.cat([pool_descriptor(a.detach()) for a in acts], dim=1)
                 probs = F.softmax(logits.detach(), dim=1)
                 if want_grad:
@@ -81,9 +89,6 @@ def fisher_descriptors(learner: Learner, x: np.ndarray, layers: Sequence[str],
                     gs.append(torch.cat([pool_descriptor(g) for g in grads], dim=1).cpu())
             zs.append(z.cpu())
             ps.append(probs.cpu())
-    finally:
-        for h in hooks:
-            h.remove()
     if not zs:
         return np.zeros((0, 0), np.float32), np.zeros((0, 0), np.float32), np.zeros((0, learner.num_classes), np.float32)
     z_all = torch.cat(zs).numpy()
@@ -144,22 +149,19 @@ def mc_pseudo_labels(learner: Learner, x: np.ndarray, layers: Sequence[str], sam
         raise AlbenchError(f"MC pseudo-label metric must be 'trace' or 'mi', got {metric!r}.")
     if samples < 2:
         raise AlbenchError(f"MC pseudo-labels need at least 2 samples per point, got {samples}.")
-    mods = _modules(learner, layers)
-    captured: dict[int, torch.Tensor] = {}
-    hooks = [m.register_forward_hook(lambda _m, _i, out, j=j: captured.__setitem__(j, out)) for j, m in enumerate(mods)]
     gen = torch.Generator().manual_seed(seed)
     learner.model.eval()
     per_batch = max(1, learner.recipe.eval_batch_size // samples)
     out = np.zeros(len(x), dtype=np.int64)
     score = trace_cross_covariance if metric == "trace" else gaussian_mutual_information
-    try:
+    with layer_outputs(learner, layers) as outputs:
         for sl in learner._batches(len(x), per_batch):
             b = sl.stop - sl.start
             xt = learner._to_input(x[sl]).repeat_interleave(samples, dim=0)
             xt = perturb(xt, max_degrees, noise_std, gen)
             logits = learner.model(xt)
             learner.counter.forward += b * samples
-            acts = [captured[j] for j in range(len(mods))]
+            acts = list(outputs)
             z = torch.cat([pool_descriptor(a.detach()) for a in acts], dim=1).view(b, samples, -1)
             scores = []
             for d in range(learner.num_classes):
@@ -170,7 +172,4 @@ def mc_pseudo_labels(learner: Learner, x: np.ndarray, layers: Sequence[str], sam
                 g = torch.cat([pool_descriptor(gr) for gr in grads], dim=1).view(b, samples, -1)
                 scores.append(score(z, g))
             out[sl] = torch.stack(scores, dim=1).argmax(1).cpu().numpy()
-    finally:
-        for h in hooks:
-            h.remove()
     return out

@@ -145,29 +145,36 @@ def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, faile
     return "\n".join(lines) + "\n"
 
 
-def plot_curves(boards: list[SettingBoard], path: Path) -> None:
+def plot_panels(panels: list[tuple[str, pd.DataFrame, list[str]]], path: Path, ylabel: str) -> None:
+    """One learning-curve panel per (title, curves, method order); curves has method, labels_used,
+    mean and std (fractions). Mean ± std bands; oracle ablations (†) dashed; 20 distinct colours."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    n = len(boards)
-    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 4.5), squeeze=False)
-    for ax, b in zip(axes[0], boards):
-        for method in b.ranking["method"]:
-            c = b.curves[b.curves["method"] == method].sort_values("labels_used")
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for ax, (title, curves, order) in zip(axes[0], panels):
+        ax.set_prop_cycle(color=plt.cm.tab20.colors[::2] + plt.cm.tab20.colors[1::2])
+        for method in order:
+            c = curves[curves["method"] == method].sort_values("labels_used")
             x, m, s = c["labels_used"], c["mean"] * 100, c["std"].fillna(0) * 100
             ax.plot(x, m, marker="o", ms=3, label=method, ls="--" if ORACLE_MARK in method else "-")
             ax.fill_between(x, m - s, m + s, alpha=0.15)
-        ax.set_title(b.title, fontsize=9)
+        ax.set_title(title, fontsize=8)
         ax.set_xlabel("labels used")
-        ax.set_ylabel("test accuracy averaged over classes (%)")
+        ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        ax.legend(fontsize=6)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_curves(boards: list[SettingBoard], path: Path) -> None:
+    plot_panels([(b.title, b.curves, list(b.ranking["method"])) for b in boards], path,
+                "test accuracy averaged over classes (%)")
 
 
 def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, failed: int) -> None:

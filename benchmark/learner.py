@@ -7,7 +7,7 @@ every round retrains from those same initial weights (unless ``warm_start``).
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import AlbenchError, SuiteError
+from .errors import AlbenchError, SuiteError, reject_unknown_keys
 from .models import build_model
 from .profiling import PassCounter
 
@@ -46,10 +46,7 @@ class LearnerRecipe:
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> "LearnerRecipe":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise SuiteError(f"Unknown learner key(s) {sorted(unknown)}; a learner recipe takes {sorted(names)}.")
+        reject_unknown_keys(d, cls, "learner", "a learner recipe")
         recipe = cls(**dict(d))
         if recipe.optimizer not in ("sgd", "adam", "adamw"):
             raise SuiteError(f"learner.optimizer must be sgd, adam or adamw, got {recipe.optimizer!r}.")

@@ -10,8 +10,6 @@ Model selection: none on the test split; the last epoch's weights are evaluated.
 """
 from __future__ import annotations
 
-import io
-import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +21,7 @@ from .learner import Learner, LearnerRecipe, resolve_device
 from .metrics import area_under_budget_curve, classification_metrics, labelled_set_metrics
 from .oracle import Oracle
 from .pools import load_pool, make_imbalance
-from .profiling import PassCounter, PhaseTimer
+from .profiling import CellLog, PassCounter, PhaseTimer
 from .registry import METHODS
 from .scenario import IterativeScenario, make_splits
 from .seeding import derive_seed, rng_for
@@ -88,13 +86,10 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
         from .oneshot import run_oneshot_cell
 
         return run_oneshot_cell(spec, root)
-    log = io.StringIO()
-    t_start = time.perf_counter()
+    log = CellLog()
+    say = log.say
     counter = PassCounter()
     timer = PhaseTimer(counter)
-
-    def say(msg: str) -> None:
-        log.write(f"[{time.perf_counter() - t_start:8.2f}s] {msg}\n")
 
     with timer.phase("load"):
         pool, sc, splits = prepare(spec, root)
@@ -140,12 +135,11 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     predictions = np.zeros((sc.rounds + 1, len(test_y)), dtype=np.int16)
     for b in range(sc.rounds + 1):
         with timer.phase("train"):
-            fit_info = {"train_loss": float("nan")}
-            for m, member in enumerate(members):  # member 0 is the task model; the rest only for ensembles
-                info = member.fit(pool.train_x[splits.pool_idx[labelled]], labelled_y,
-                                  round_seed=derive_seed("train", paired, b, *([m] if m else [])) % 2**31) \
-                    if len(labelled) else {"train_loss": float("nan")}
-                fit_info = info if m == 0 else fit_info
+            # member 0 is the task model every method shares; the others exist only for ensembles
+            fits = [member.fit(pool.train_x[splits.pool_idx[labelled]], labelled_y,
+                               round_seed=derive_seed("train", paired, b, *([m] if m else [])) % 2**31)
+                    for m, member in enumerate(members)] if len(labelled) else []
+            fit_info = fits[0] if fits else {"train_loss": float("nan")}
         with timer.phase("evaluate"):
             pred = learner.predict_proba(test_x).argmax(1)
         predictions[b] = pred
@@ -188,7 +182,7 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
         "final_labelled_ir": float(rounds["labelled_ir"].iloc[-1]),
         "aubc": area_under_budget_curve(rounds["labels_used"], rounds["balanced_accuracy"]),
         "uses_hidden_labels": bool(method.uses_hidden_labels),
-        "seconds": round(time.perf_counter() - t_start, 3),
+        "seconds": round(log.elapsed(), 3),
         "forward_passes": counter.forward,
         "backward_passes": counter.backward,
         "induced": splits.induced.info,
@@ -196,4 +190,4 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     from .environment import environment
 
     return CellResult(spec=spec, rounds=rounds, selections=pd.DataFrame(selections), predictions=predictions,
-                      summary=summary, environment=environment(str(learner.device)), log=log.getvalue())
+                      summary=summary, environment=environment(str(learner.device)), log=log.text())

@@ -12,20 +12,18 @@ every budget of every method share one pool.
 """
 from __future__ import annotations
 
-import io
-import time
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
 
 import numpy as np
 import pandas as pd
 
-from .errors import AlbenchError, SuiteError
+from .errors import AlbenchError, SuiteError, reject_unknown_keys
 from .metrics import classification_metrics, labelled_set_metrics
 from .oracle import Oracle
 from .pools import load_pool, make_imbalance
-from .profiling import PassCounter, PhaseTimer
+from .profiling import CellLog, PassCounter, PhaseTimer
 from .registry import METHODS
 from .scenario import balanced_subset
 from .seeding import derive_seed, rng_for
@@ -52,10 +50,7 @@ class OneShotScenario:
         from .source import validate_source
         from .target_model import TargetRecipe
 
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise SuiteError(f"Unknown scenario key(s) {sorted(unknown)}; a one-shot scenario takes {sorted(names)}.")
+        reject_unknown_keys(d, cls, "scenario", "a one-shot scenario")
         sc = cls(**{k: (tuple(v) if k == "target_classes" and v is not None else v) for k, v in d.items()})
         if sc.budget != FULL and (not isinstance(sc.budget, int) or sc.budget < 1):
             raise SuiteError(f"scenario.budget must be a positive integer or 'full', got {sc.budget!r}.")
@@ -112,16 +107,14 @@ def full_pool_spec(spec: CellSpec) -> CellSpec:
 
 def run_oneshot_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     from .environment import environment
+    from .learner import resolve_device  # the source model's Learner runs on device "auto"
     from .source import source_outputs
     from .target_model import TargetRecipe, fit_predict
 
-    log = io.StringIO()
-    t_start = time.perf_counter()
+    log = CellLog()
+    say = log.say
     counter = PassCounter()
     timer = PhaseTimer(counter)
-
-    def say(msg: str) -> None:
-        log.write(f"[{time.perf_counter() - t_start:8.2f}s] {msg}\n")
 
     sc = OneShotScenario.from_mapping(spec.to_dict()["scenario"])
     with timer.phase("load"):
@@ -196,9 +189,9 @@ def run_oneshot_cell(spec: CellSpec, root: str | Path | None = None) -> CellResu
         "final_minority_accuracy": metrics["minority_accuracy"],
         "final_classes_discovered": row["classes_discovered"], "final_labelled_ir": row["labelled_ir"],
         "aubc": float("nan"), "uses_hidden_labels": uses_hidden, "source_computed": computed,
-        "seconds": round(time.perf_counter() - t_start, 3), "forward_passes": counter.forward,
+        "seconds": round(log.elapsed(), 3), "forward_passes": counter.forward,
         "backward_passes": counter.backward, "induced": splits.induced.info,
     }
     selections = pd.DataFrame({"round": 0, "position": labelled.astype(int), "pool_index": splits.pool_idx[labelled].astype(int)})
     return CellResult(spec=spec, rounds=rounds, selections=selections, predictions=pred[None].astype(np.int16),
-                      summary=summary, environment=environment("cpu"), log=log.getvalue())
+                      summary=summary, environment=environment(str(resolve_device("auto"))), log=log.text())

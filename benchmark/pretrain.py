@@ -12,7 +12,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 
 from .data import cache_dir
-from .errors import AlbenchError, SuiteError
+from .errors import AlbenchError, SuiteError, reject_unknown_keys
 from .models import build_model
 from .profiling import PassCounter
 from .seeding import canonical_json
@@ -41,10 +41,7 @@ class RotationRecipe:
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> "RotationRecipe":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise SuiteError(f"Unknown learner.pretrain key(s) {sorted(unknown)}; rotation pretraining takes {sorted(names)}.")
+        reject_unknown_keys(d, cls, "learner.pretrain", "rotation pretraining")
         recipe = cls(**dict(d))
         if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
             raise SuiteError("learner.pretrain needs epochs >= 1, batch_size >= 1 and lr > 0.")

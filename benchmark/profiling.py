@@ -93,3 +93,20 @@ class PhaseTimer:
             row[f"{p}_gpu_peak_mb"] = round(self.gpu_peak_mb.get(p, 0.0), 1)
         self._reset()
         return row
+
+
+class CellLog:
+    """The log of one cell: timestamped lines (seconds since the cell started) and its elapsed time."""
+
+    def __init__(self) -> None:
+        self._lines: list[str] = []
+        self._t0 = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self._t0
+
+    def say(self, msg: str) -> None:
+        self._lines.append(f"[{self.elapsed():8.2f}s] {msg}\n")
+
+    def text(self) -> str:
+        return "".join(self._lines)

@@ -1,13 +1,13 @@
 """Scenario specs (the AL protocol) and the paired splits every method in a cell shares."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
 from .data import ImagePool, InducedImbalance
-from .errors import AlbenchError, SuiteError
+from .errors import AlbenchError, SuiteError, reject_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -31,12 +31,7 @@ class IterativeScenario:
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> "IterativeScenario":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise SuiteError(
-                f"Unknown scenario key(s) {sorted(unknown)}; an iterative scenario takes {sorted(names)}."
-            )
+        reject_unknown_keys(d, cls, "scenario", "an iterative scenario")
         kind = d.get("kind", "iterative")
         if kind != "iterative":
             raise SuiteError(f"Unknown scenario kind {kind!r}; available: 'iterative', 'oneshot'.")

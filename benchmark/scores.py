@@ -1,6 +1,6 @@
 """Uncertainty scores over stochastic predictions (MC-dropout passes or ensemble members).
 
-``samples`` is always a (K, N, classes) array of softmax outputs.
+``samples`` is a (K, N, classes) array of softmax outputs; ``probs`` one (N, classes) prediction.
 """
 from __future__ import annotations
 
@@ -22,8 +22,7 @@ def variation_ratio(samples: np.ndarray) -> np.ndarray:
 
 def predictive_entropy(samples: np.ndarray) -> np.ndarray:
     """H[y|x] of the mean prediction p̄ = (1/K) Σ_k p_k (max entropy)."""
-    p = np.clip(samples.mean(axis=0), 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1)
+    return entropy(samples.mean(axis=0))
 
 
 def bald(samples: np.ndarray) -> np.ndarray:
@@ -33,21 +32,23 @@ def bald(samples: np.ndarray) -> np.ndarray:
     return predictive_entropy(samples) - expected
 
 
-def entropy_of(probs: np.ndarray) -> np.ndarray:
+def entropy(probs: np.ndarray) -> np.ndarray:
     """H(x) = −Σ_c p_c log p_c of one prediction per row (WACV eq. 1)."""
     p = np.clip(probs, 1e-12, 1.0)
     return -(p * np.log(p)).sum(axis=1)
 
 
-def margin_of(probs: np.ndarray) -> np.ndarray:
-    """max(p) − max₂(p) per row (WACV eq. 2)."""
-    part = np.partition(probs, -2, axis=1) if probs.shape[1] > 1 else np.concatenate([np.zeros_like(probs), probs], 1)
+def margin(probs: np.ndarray) -> np.ndarray:
+    """p_(1) − p_(2), the gap between the two most probable classes (WACV eq. 2). Small = uncertain."""
+    if probs.shape[1] < 2:
+        return probs[:, 0].copy()
+    part = np.partition(probs, -2, axis=1)
     return part[:, -1] - part[:, -2]
 
 
-def max_prob_of(probs: np.ndarray) -> np.ndarray:
-    """max_c p_c per row (WACV eq. 3 sorts by it)."""
-    return probs.max(axis=1)
+def least_confidence(probs: np.ndarray) -> np.ndarray:
+    """1 − max_c p_c (WACV eq. 3)."""
+    return 1.0 - probs.max(axis=1)
 
 
 def diversify(order: np.ndarray, source_class: np.ndarray, k: int) -> np.ndarray:

@@ -22,7 +22,7 @@ import torch
 
 from .data import ImagePool, cache_dir
 from .errors import AlbenchError, SuiteError
-from .learner import Learner, LearnerRecipe, resolve_device
+from .learner import Learner, LearnerRecipe
 from .profiling import PassCounter
 from .seeding import canonical_json, derive_seed
 
@@ -153,5 +153,3 @@ def source_outputs(pool: ImagePool, dataset_key: Mapping[str, Any], source: Mapp
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
 
-
-__all__ = ["SourceOutputs", "source_outputs", "validate_source", "resolve_device"]

@@ -14,12 +14,12 @@ the same cross-validation) is not implemented; the SVM is what the paper selects
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-from .errors import SuiteError
+from .errors import SuiteError, reject_unknown_keys
 
 
 @dataclass(frozen=True)
@@ -31,10 +31,7 @@ class TargetRecipe:
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> "TargetRecipe":
-        names = {f.name for f in fields(cls)}
-        unknown = set(d) - names
-        if unknown:
-            raise SuiteError(f"Unknown scenario.target key(s) {sorted(unknown)}; allowed: {sorted(names)}.")
+        reject_unknown_keys(d, cls, "scenario.target", "the target model")
         recipe = cls(**{k: tuple(v) if k == "c_grid" else v for k, v in d.items()})
         if recipe.folds < 2 or not recipe.c_grid:
             raise SuiteError("scenario.target needs folds >= 2 and a non-empty c_grid.")

@@ -83,6 +83,14 @@ def _read_list(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
+def _split_folders(base: Path, test: str, classes: list[str] | None = None):
+    """train/<class>/ and <test>/<class>/ under base; classes = train's sub-folders unless given."""
+    classes = classes if classes is not None else class_folders(base / "train")
+    tr, ytr = folder_samples(base / "train", classes)
+    te, yte = folder_samples(base / test, classes)
+    return tr, ytr, te, yte, classes
+
+
 def _listed(base: Path, lines: list[str], classes: list[str], suffix: str = "") -> tuple[list[Path], np.ndarray]:
     index = {c: i for i, c in enumerate(classes)}
     paths, labels = [], []
@@ -107,11 +115,7 @@ class ImageFolder(_Files):
         return f"{root / self.folder / 'train' / '<class>' / '<image>.jpg'} and {root / self.folder / 'test' / '<class>' / '<image>.jpg'}."
 
     def samples(self, root: Path):
-        base = root / self.folder
-        classes = class_folders(base / "train")
-        tr, ytr = folder_samples(base / "train", classes)
-        te, yte = folder_samples(base / "test", classes)
-        return tr, ytr, te, yte, classes
+        return _split_folders(root / self.folder, "test")
 
 
 @register_dataset("food101")
@@ -166,11 +170,7 @@ class ImageNet(_Files):
         return f"{root / 'imagenet' / 'train' / '<wnid>' / '*.JPEG'} and {root / 'imagenet' / 'val' / '<wnid>' / '*.JPEG'}."
 
     def samples(self, root: Path):
-        base = root / "imagenet"
-        classes = class_folders(base / "train")
-        tr, ytr = folder_samples(base / "train", classes)
-        te, yte = folder_samples(base / "val", classes)
-        return tr, ytr, te, yte, classes
+        return _split_folders(root / "imagenet", "val")
 
 
 @register_dataset("imn100")
@@ -191,7 +191,5 @@ class IMN100(_Files):
         extra = sorted(set(class_folders(base / "train")) - set(classes))
         if extra:
             raise DataError(f"{base / 'train'} has folders {extra[:5]} that classes.txt does not list.")
-        tr, ytr = folder_samples(base / "train", classes)
-        te, yte = folder_samples(base / "test", classes)
-        return tr, ytr, te, yte, classes
+        return _split_folders(base, "test", classes)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.registry import register_method
-from benchmark.scores import diversify, entropy_of, margin_of, max_prob_of
+from benchmark.scores import diversify, entropy, least_confidence, margin
 from benchmark.strategy import Needs, QueryStrategy, SelectionView
 
 
@@ -18,7 +18,7 @@ class _Ranked(QueryStrategy):
     """Rank by a certainty score of M_S's probabilities, optionally inverted and diversified."""
 
     version = "1"
-    score = staticmethod(entropy_of)  # larger = more uncertain
+    score = staticmethod(entropy)  # larger = more uncertain
     inverted = False
     diversified = False
 
@@ -59,7 +59,7 @@ class EntropyInvertedDiversified(_Ranked):
 class MarginInvertedDiversified(_Ranked):
     """ms_inv^div (WACV eq. 5): largest margin max(p) − max₂(p) first, diversified."""
 
-    score = staticmethod(lambda p: -margin_of(p))
+    score = staticmethod(lambda p: -margin(p))
     inverted = diversified = True
 
 
@@ -67,5 +67,5 @@ class MarginInvertedDiversified(_Ranked):
 class LeastConfidenceInvertedDiversified(_Ranked):
     """lc_inv^div (WACV eq. 6): highest top-1 probability first, diversified."""
 
-    score = staticmethod(lambda p: -max_prob_of(p))
+    score = staticmethod(least_confidence)
     inverted = diversified = True

@@ -8,24 +8,8 @@ from __future__ import annotations
 import numpy as np
 
 from benchmark.registry import register_method
+from benchmark.scores import entropy, least_confidence, margin
 from benchmark.strategy import Needs, QueryStrategy, SelectionView, top_k
-
-
-def entropy(probs: np.ndarray) -> np.ndarray:
-    """H(x) = −Σ_c p_c log p_c (WACV eq. 1)."""
-    p = np.clip(probs, 1e-12, 1.0)
-    return -(p * np.log(p)).sum(axis=1)
-
-
-def margin(probs: np.ndarray) -> np.ndarray:
-    """p_(1) − p_(2), the gap between the two most probable classes (WACV eq. 2). Small = uncertain."""
-    part = np.partition(probs, -2, axis=1)
-    return part[:, -1] - part[:, -2]
-
-
-def least_confidence(probs: np.ndarray) -> np.ndarray:
-    """1 − max_c p_c (WACV eq. 3)."""
-    return 1.0 - probs.max(axis=1)
 
 
 class _SoftmaxUncertainty(QueryStrategy):

@@ -105,11 +105,11 @@ def test_hidden_labels_only_for_declared_oracles():
     oracle = Oracle(np.arange(10) % 3, budget=5)
     assert oracle.hidden_for_ablation(Sneaky()) is None
     assert oracle.hidden_for_ablation(METHODS.create("pfk_oracle")).tolist() == (np.arange(10) % 3).tolist()
-    method, view, _, _ = _view("random")
     from benchmark.errors import AlbenchError
 
-    with pytest.raises(AlbenchError, match="hidden labels"):
-        build_view(Needs(hidden_labels=True), view.learner or _view("pcc")[1].learner, np.zeros((10, 1, 8, 8), np.uint8),
+    learner = Learner(LearnerRecipe.from_mapping({"model": "small_cnn"}), 3, (1, 8, 8), [0.5], [0.25], seed=0)
+    with pytest.raises(AlbenchError, match="hidden labels"):  # no hidden_y passed: the method did not declare it
+        build_view(Needs(hidden_labels=True), learner, np.zeros((10, 1, 8, 8), np.uint8),
                    np.zeros((0, 1, 8, 8), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
                    np.zeros(0, np.int64), np.arange(10), 3, 0, seed=0)
 
