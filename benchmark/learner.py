@@ -181,6 +181,21 @@ class Learner:
         return out
 
     @torch.no_grad()
+    def penultimate(self, x: np.ndarray) -> np.ndarray:
+        """h(x): the input of the classifier (the last linear layer), shape (N, d), eval mode."""
+        head = classifier_module(self.model)
+        captured: list[torch.Tensor] = []
+        hook = head.register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0].detach().flatten(1).cpu()))
+        self.model.eval()
+        try:
+            for sl in self._batches(len(x), self.recipe.eval_batch_size):
+                self.model(self._to_input(x[sl]))
+                self.counter.forward += sl.stop - sl.start
+        finally:
+            hook.remove()
+        return torch.cat(captured).numpy() if captured else np.zeros((0, 0), np.float32)
+
+    @torch.no_grad()
     def embed(self, x: np.ndarray, layers: Sequence[str] | None = None) -> np.ndarray:
         """Multi-layer pooled descriptors: each layer's output average-pooled over space, concatenated.
 
@@ -211,6 +226,18 @@ class Learner:
         if not chunks:
             return np.zeros((0, 0), np.float32)
         return torch.cat(chunks).numpy()
+
+
+def classifier_module(model: nn.Module) -> nn.Module:
+    """The final linear layer: timm's ``get_classifier()``, else the last ``nn.Linear`` registered."""
+    if hasattr(model, "get_classifier"):
+        head = model.get_classifier()
+        if isinstance(head, nn.Module) and not isinstance(head, nn.Identity):
+            return head
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise AlbenchError(f"{type(model).__name__} has no nn.Linear classifier to take embeddings from.")
+    return linears[-1]
 
 
 def pool_descriptor(t: torch.Tensor) -> torch.Tensor:

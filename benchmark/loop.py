@@ -10,6 +10,7 @@ Model selection: none on the test split; the last epoch's weights are evaluated.
 """
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import pandas as pd
 from .errors import AlbenchError
 from .learner import Learner, LearnerRecipe, resolve_device
 from .metrics import area_under_budget_curve, classification_metrics, labelled_set_metrics
-from .oracle import Oracle
+from .oracle import Oracle, RoundOracle
 from .pools import load_pool, make_imbalance
 from .profiling import CellLog, PassCounter, PhaseTimer
 from .registry import METHODS
@@ -54,6 +55,11 @@ def build_view(needs: Needs, learner: Learner, x_pool: np.ndarray,
     x_unl = x_pool[unlabelled]
     if needs.probs:
         kw["probs"] = learner.predict_proba(x_unl)
+    if needs.labelled_probs:
+        kw["labelled_probs"] = learner.predict_proba(x_pool[labelled])
+    if needs.embeddings:
+        kw["embeddings"] = learner.penultimate(x_unl)
+        kw["labelled_embeddings"] = learner.penultimate(x_pool[labelled])
     if needs.features:
         kw["features"] = learner.embed(x_unl, needs.feature_layers)
         kw["labelled_features"] = learner.embed(x_pool[labelled], needs.feature_layers) if len(labelled) else None
@@ -100,9 +106,6 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     recipe = LearnerRecipe.from_mapping(spec.learner)
     paired = spec.paired_key()
     x_pool = pool.train_x[splits.pool_idx]
-    if needs.oracle:
-        raise AlbenchError(f"Method {spec.method.name!r} labels points one at a time inside its selection (the WACV "
-                           f"balancing step); it runs in one-shot scenarios (scenario.kind: oneshot) only.")
     if needs.hidden_labels and not method.uses_hidden_labels:
         raise AlbenchError(f"Method {spec.method.name!r} asks for hidden labels without declaring "
                            f"uses_hidden_labels = True (only oracle ablations may).")
@@ -152,11 +155,14 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
                 view = build_view(needs, learner, x_pool, val_x, val_y, labelled, labelled_y,
                                   unlabelled, pool.num_classes, b, derive_seed("mc", spec.cell_id, b) % 2**31,
                                   members=members, hidden_y=oracle.hidden_for_ablation(method))
+            round_oracle = RoundOracle(oracle, limit=sc.per_round)
+            if needs.oracle:  # labels revealed one at a time inside select, counted against the round
+                view = replace(view, oracle=round_oracle)
             with timer.phase("select"):
                 chosen = method.select(view, sc.per_round, rng_for("select", spec.cell_id, b))
             chosen = validate_selection(chosen, view, sc.per_round, spec.method.name)
             with timer.phase("label"):
-                new_y = oracle.reveal(chosen)
+                new_y = round_oracle.label_rest(chosen)
             labelled = np.concatenate([labelled, chosen])
             labelled_y = np.concatenate([labelled_y, new_y])
             selections += [{"round": b, "position": int(p), "pool_index": int(splits.pool_idx[p])} for p in chosen]

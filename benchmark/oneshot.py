@@ -155,6 +155,9 @@ def run_oneshot_cell(spec: CellSpec, root: str | Path | None = None) -> CellResu
                              labelled_y=np.zeros(0, np.int64), num_classes=num_classes, round=0,
                              probs=probs if needs.probs else None, features=feats if needs.features or needs.oracle else None,
                              labelled_features=np.zeros((0, feats.shape[1]), feats.dtype) if needs.features else None,
+                             labelled_probs=np.zeros((0, probs.shape[1]), probs.dtype) if needs.labelled_probs else None,
+                             embeddings=feats if needs.embeddings else None,
+                             labelled_embeddings=np.zeros((0, feats.shape[1]), feats.dtype) if needs.embeddings else None,
                              oracle=reveal if needs.oracle else None, counter=counter)
         with timer.phase("select"):
             chosen = validate_selection(method.select(view, int(sc.budget), rng_for("select", spec.cell_id)),

@@ -34,3 +34,32 @@ class Oracle:
         """All hidden labels, for a method that declares ``uses_hidden_labels`` (an oracle ablation,
         marked † in reports); None for every other method."""
         return self._labels.copy() if getattr(method, "uses_hidden_labels", False) else None
+
+
+class RoundOracle:
+    """One selection's access to the oracle: at most ``limit`` labels, remembered by position.
+
+    A method that declares ``Needs(oracle=True)`` calls it inside ``select`` (the WACV balancing step,
+    GALAXY's bisection); the runner then labels the rest of the selection through ``label_rest``.
+    """
+
+    def __init__(self, oracle: Oracle, limit: int):
+        self._oracle = oracle
+        self.limit = limit
+        self.revealed: dict[int, int] = {}
+
+    def __call__(self, positions: np.ndarray) -> np.ndarray:
+        positions = np.asarray(positions, dtype=np.int64).ravel()
+        if len(self.revealed) + len(positions) > self.limit:
+            raise AlbenchError(f"Labelling {len(positions)} more points would exceed this selection's budget of "
+                               f"{self.limit} ({len(self.revealed)} already labelled in it).")
+        ys = self._oracle.reveal(positions)
+        self.revealed.update(zip(map(int, positions), map(int, ys)))
+        return ys
+
+    def label_rest(self, chosen: np.ndarray) -> np.ndarray:
+        """Reveal the chosen positions not yet revealed; the labels of all of ``chosen``, in order."""
+        rest = np.array([p for p in np.asarray(chosen).ravel() if int(p) not in self.revealed], dtype=np.int64)
+        if len(rest):
+            self(rest)
+        return np.array([self.revealed[int(p)] for p in np.asarray(chosen).ravel()], dtype=np.int64)

@@ -27,10 +27,15 @@ class Needs:
     seeds) in the *train* phase and give their softmax outputs on the pool (Beluch et al. 2018).
     hidden_labels: the true labels of the unlabelled pool. Only for oracle ablations: the loop
     refuses it unless the method sets ``uses_hidden_labels = True``.
+    embeddings: the penultimate representation h(x), the classifier's input, of the unlabelled and
+    labelled points (BADGE's gradient embedding is (p − onehot(ŷ)) ⊗ h). In one-shot scenarios
+    it is the source model's F_S. labelled_probs: softmax outputs on the labelled points too.
     """
 
     probs: bool = False
     features: bool = False
+    embeddings: bool = False
+    labelled_probs: bool = False
     feature_layers: tuple[str, ...] | None = None
     mc_dropout: int = 0
     validation: bool = False
@@ -62,6 +67,9 @@ class SelectionView:
     num_classes: int
     round: int
     probs: np.ndarray | None = None  # (n_unlabelled, classes)
+    labelled_probs: np.ndarray | None = None  # (n_labelled, classes)
+    embeddings: np.ndarray | None = None  # (n_unlabelled, d): the classifier's input h(x)
+    labelled_embeddings: np.ndarray | None = None  # (n_labelled, d)
     features: np.ndarray | None = None  # (n_unlabelled, d)
     labelled_features: np.ndarray | None = None  # (n_labelled, d)
     mc_probs: np.ndarray | None = None  # (K, n_unlabelled, classes)
@@ -79,7 +87,8 @@ class SelectionView:
     extras: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        for name in ("unlabelled", "labelled", "labelled_y", "probs", "features", "labelled_features",
+        for name in ("unlabelled", "labelled", "labelled_y", "probs", "labelled_probs", "embeddings",
+                     "labelled_embeddings", "features", "labelled_features",
                      "mc_probs", "images", "labelled_images", "val_y", "val_probs", "val_features", "val_images",
                      "ensemble_probs", "hidden_y"):
             object.__setattr__(self, name, _readonly(getattr(self, name)))

@@ -90,12 +90,28 @@ def test_balanced_wrapper_labels_one_at_a_time_and_balances():
     assert random_bal.switched_at_ is not None
 
 
-def test_balanced_methods_refuse_the_iterative_loop():
-    from tests.conftest import tiny_suite
+def test_balanced_methods_label_within_each_round_of_the_iterative_loop():
+    """The oracle a method uses inside select counts against that round's labels, never twice."""
+    from tests.conftest import TINY_SCENARIO, tiny_suite
 
     spec = expand(tiny_suite(methods=("entropy+bal",))).cells[0]
-    with pytest.raises(AlbenchError, match="one-shot scenarios"):
-        run_cell(spec)
+    result = run_cell(spec)
+    per_round = TINY_SCENARIO["per_round"]
+    used = result.rounds["labels_used"].tolist()
+    assert used == [TINY_SCENARIO["initial"] + b * per_round for b in range(len(used))]
+    chosen = result.selections[result.selections["round"] >= 0]
+    assert chosen.groupby("round").size().eq(per_round).all()
+    assert chosen["position"].is_unique
+
+
+def test_a_round_oracle_refuses_more_labels_than_the_round_has():
+    from benchmark.oracle import Oracle, RoundOracle
+
+    round_oracle = RoundOracle(Oracle(np.arange(10) % 3, budget=10), limit=2)
+    assert round_oracle(np.array([4])).tolist() == [1]
+    with pytest.raises(AlbenchError, match="budget of 2"):
+        round_oracle(np.array([5, 6]))
+    assert round_oracle.label_rest(np.array([4, 7])).tolist() == [1, 1]
 
 
 def test_oneshot_cells_share_cached_features_and_get_an_acc_full_cell():
