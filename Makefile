@@ -9,7 +9,7 @@ DATA_ROOT ?= $(if $(ALBENCH_DATA),$(ALBENCH_DATA),../shared/data)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-gpu run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -18,7 +18,8 @@ help: ## list the targets
 install: $(STAMP) ## create .venv and install albench with its dev extras
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q -e '.[dev]'
+	@echo "installing albench and its dependencies into $(VENV) (torch is large: a few minutes the first time)"
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
 	@touch $(STAMP)
 
 demo: install ## run the quick suite on the embedded digits data and print the leaderboard
@@ -27,6 +28,13 @@ demo: install ## run the quick suite on the embedded digits data and print the l
 
 test: install ## run the tests (not slow / gpu / slurm)
 	$(BIN)/python -m pytest $(PYTEST_FAST) -q
+
+lint: install ## ruff (style, imports, bugbear) and mypy (strict on benchmark/core)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+test-gpu: install ## the GPU lane: tests marked gpu (method contract, end-to-end cells, determinism on CUDA); skip without CUDA
+	$(BIN)/python -m pytest -m gpu -q -rs
 
 test-all: install ## run every test, slow ones included (needs ../shared/data for data tests)
 	$(BIN)/python -m pytest -q -m "not gpu and not slurm"

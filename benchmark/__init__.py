@@ -1,8 +1,10 @@
 """albench: a benchmark harness for active learning under dataset bias and class imbalance.
 
-Public surface (lazy, so that importing ``benchmark`` does not import torch):
-``CellSpec``, ``Component``, ``run_cell``, ``load_suite``, ``ResultStore``, the registries and
-their decorators, ``QueryStrategy``, ``Needs``, ``SelectionView``.
+Public surface (lazy, so that importing ``benchmark`` does not import torch): the specs, the
+registries and their decorators, the method API (``QueryStrategy``, ``Needs``, ``SelectionView``,
+``check_method``), the scenario API (``Scenario``, ``Episode``), ``run_cell``, ``load_suite`` and
+``ResultStore``. The engine's modules underneath are layered (docs/architecture.md):
+core → data → learn → select → scenarios → execute → report → cli.
 """
 from __future__ import annotations
 
@@ -11,15 +13,18 @@ from typing import Any
 __version__ = "0.1.0"
 
 _EXPORTS = {
-    "CellSpec": "spec", "Component": "spec",
-    "run_cell": "loop",
-    "load_suite": "suite",
-    "ResultStore": "store",
-    "QueryStrategy": "strategy", "Needs": "strategy", "SelectionView": "strategy",
-    "register_method": "registry", "register_dataset": "registry", "register_imbalance": "registry",
-    "register_model": "registry", "METHODS": "registry", "DATASETS": "registry", "IMBALANCES": "registry",
-    "MODELS": "registry", "discover": "registry",
-    "AlbenchError": "errors",
+    "CellSpec": "core.spec", "Component": "core.spec",
+    "AlbenchError": "core.errors",
+    "register_method": "core.registry", "register_dataset": "core.registry", "register_imbalance": "core.registry",
+    "register_model": "core.registry", "register_scenario": "core.registry", "METHODS": "core.registry",
+    "DATASETS": "core.registry", "IMBALANCES": "core.registry", "MODELS": "core.registry",
+    "SCENARIOS": "core.registry", "discover": "core.registry",
+    "QueryStrategy": "select.api", "Needs": "select.api", "SelectionView": "select.api", "top_k": "select.api",
+    "Scenario": "scenarios.base", "Episode": "scenarios.base",
+    "run_cell": "scenarios.runner",
+    "load_suite": "execute.suite",
+    "ResultStore": "execute.store",
+    "check_method": "testing",
 }
 
 

@@ -5,8 +5,9 @@ import argparse
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
-from .errors import AlbenchError
+from benchmark.core.errors import AlbenchError
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -16,9 +17,9 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def _load(args: argparse.Namespace):
-    from .registry import discover
-    from .store import ResultStore
-    from .suite import load_suite
+    from benchmark.core.registry import discover
+    from benchmark.execute.store import ResultStore
+    from benchmark.execute.suite import load_suite
 
     discover(args.plugins)
     return load_suite(args.suite), ResultStore(args.results)
@@ -36,7 +37,7 @@ def _partition(suite, store):
 def _consolidated(args: argparse.Namespace, write_parquet: bool = False):
     """The suite, its store and its flat table (also saved as results/<suite>.parquet if asked);
     an error if no cell has finished yet."""
-    from .consolidate import consolidate
+    from benchmark.report.consolidate import consolidate
 
     suite, store = _load(args)
     out = store.root / f"{suite.name}.parquet" if write_parquet else None
@@ -47,9 +48,16 @@ def _consolidated(args: argparse.Namespace, write_parquet: bool = False):
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
-    from .executors import EXECUTORS
+    from benchmark.execute.executors import EXECUTORS
 
     suite, store = _load(args)
     store.clean_stale()
@@ -60,8 +68,8 @@ def cmd_run(args: argparse.Namespace) -> int:
           f"({args.executor} executor)", flush=True)
     if not todo:
         return 0
-    from .errors import DataError
-    from .pools import check_data
+    from benchmark.core.errors import DataError
+    from benchmark.data.loading import check_data
 
     for dataset in sorted({c.dataset for c in todo}, key=lambda d: d.name):
         try:
@@ -71,7 +79,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                 raise
             todo = [c for c in todo if c.dataset != dataset]
             print(f"skipping {dataset.name}: {exc}", flush=True)
-    from .source import check_source_weights
+    from benchmark.learn.source import check_source_weights
 
     for weights in sorted({w for c in todo if (w := check_source_weights(c)) is not None}):
         message = (f"Source weights {weights} not found. albench never downloads weights: save the pretrained "
@@ -97,7 +105,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                 print(f"done {outcome.label} ({outcome.seconds:.1f}s)", flush=True)
 
         kwargs = {"workers": args.workers, "threads": args.threads} if args.executor == "local" else {}
-        EXECUTORS[args.executor](todo, store, data_root=args.data_root, plugin_dirs=tuple(args.plugins),
+        run_cells: Any = EXECUTORS[args.executor]
+        run_cells(todo, store, data_root=args.data_root, plugin_dirs=tuple(args.plugins),
                                  on_done=on_done, **kwargs)
     if failed:
         print(f"{len(failed)} cell(s) failed; tracebacks are in {store.failed}/<cell_id>/traceback.txt "
@@ -121,7 +130,7 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_leaderboard(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import leaderboard as lb
+    from benchmark.report import leaderboard as lb
 
     suite, store, table = _consolidated(args, write_parquet=True)
     _, failed_cells, pending = _partition(suite, store)
@@ -139,7 +148,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
-    from . import cost
+    from benchmark.report import profile as cost
 
     suite, _, table = _consolidated(args)
     profiles = cost.profile_table(table)
@@ -153,7 +162,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
 def cmd_curves(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from . import curves
+    from benchmark.report import curves
 
     suite, store = _load(args)
     _, failed_cells, pending = _partition(suite, store)
@@ -175,9 +184,9 @@ def cmd_curves(args: argparse.Namespace) -> int:
 
 
 def cmd_tables(args: argparse.Namespace) -> int:
-    from . import wacv_tables
-    from .errors import DataError
-    from .pools import check_data
+    from benchmark.core.errors import DataError
+    from benchmark.data.loading import check_data
+    from benchmark.report import wacv_tables
 
     suite, store = _load(args)
     _, failed_cells, pending = _partition(suite, store)
@@ -214,11 +223,11 @@ def cmd_datasets_stats(args: argparse.Namespace) -> int:
 
     import numpy as np
 
-    from .data import imbalance_ratio
-    from .pools import load_pool, make_imbalance
-    from .registry import discover
-    from .seeding import rng_for
-    from .spec import Component
+    from benchmark.core.registry import discover
+    from benchmark.core.seeding import rng_for
+    from benchmark.core.spec import Component
+    from benchmark.data.loading import load_pool, make_imbalance
+    from benchmark.data.pool import imbalance_ratio
 
     discover(args.plugins)
     params = json.loads(args.params) if args.params else {}
@@ -239,7 +248,7 @@ def cmd_datasets_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from .registry import DATASETS, IMBALANCES, METHODS, MODELS, discover
+    from benchmark.core.registry import DATASETS, IMBALANCES, METHODS, MODELS, discover
 
     discover(args.plugins)
     registry = {"methods": METHODS, "datasets": DATASETS, "imbalances": IMBALANCES, "models": MODELS}[args.what]

@@ -19,7 +19,7 @@ POOL, VAL_WRONG, P, SIZES = 1_200_000, 10_000, 1_000, (64, 128, 256, 320)
 
 SCRIPT = textwrap.dedent(f"""
     import json, time, numpy as np, torch
-    from benchmark.kernels import KernelPoints, assign_without_duplicates, kernel_k_center, kernel_top_candidates
+    from benchmark.select.kernels import KernelPoints, assign_without_duplicates, kernel_k_center, kernel_top_candidates
 
     def status(key):
         for line in open("/proc/self/status"):

@@ -14,7 +14,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from benchmark.kcenter import greedy_k_center
+from benchmark.select.kcenter import greedy_k_center
 
 N, D, K, LABELLED = 50_000, 128, 1_000, 1_000
 
@@ -34,7 +34,7 @@ MEMORY_SCRIPT = textwrap.dedent(f"""
         return 0.0
 
     torch.set_num_threads(1)
-    from benchmark.kcenter import greedy_k_center
+    from benchmark.select.kcenter import greedy_k_center
     rng = np.random.default_rng(0)
     x = rng.standard_normal(({N}, {D}), dtype=np.float32)
     c = rng.standard_normal(({LABELLED}, {D}), dtype=np.float32)

@@ -21,9 +21,9 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import ImagePool, verify_md5
-from benchmark.errors import DataError
-from benchmark.registry import register_dataset
+from benchmark.core.errors import DataError
+from benchmark.core.registry import register_dataset
+from benchmark.data.pool import ImagePool, verify_md5
 
 CIFAR100_MD5 = {"train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
                 "meta": "7973b15100ade9c7d40fb424638fde48"}

@@ -1,6 +1,6 @@
 """Image-file datasets: a generic ImageFolder, Food-101, MIT Indoor-67, ImageNet (ILSVRC) and IMN-100.
 
-Every image is decoded once to ``image_size`` × ``image_size`` RGB and cached (``benchmark.imagefiles``).
+Every image is decoded once to ``image_size`` × ``image_size`` RGB and cached (``benchmark.data.imagefiles``).
 Layouts under the data root:
 
 - ``imagefolder`` (bring your own): ``<root>/<folder>/train/<class>/*.jpg`` and ``.../test/<class>/*.jpg``.
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import ImagePool
-from benchmark.errors import DataError
-from benchmark.imagefiles import cached_decode, class_folders, folder_samples
-from benchmark.registry import register_dataset
+from benchmark.core.errors import DataError
+from benchmark.core.registry import register_dataset
+from benchmark.data.imagefiles import cached_decode, class_folders, folder_samples
+from benchmark.data.pool import ImagePool
 
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from benchmark.data import InducedImbalance, imbalance_ratio
-from benchmark.errors import AlbenchError
-from benchmark.registry import register_imbalance
+from benchmark.core.errors import AlbenchError
+from benchmark.core.registry import register_imbalance
+from benchmark.data.pool import InducedImbalance, imbalance_ratio
 
 
 def _keep_counts(labels: np.ndarray, num_classes: int, target: np.ndarray, rng: np.random.Generator) -> np.ndarray:

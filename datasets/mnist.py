@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import ImagePool, cache_dir, md5sum
-from benchmark.errors import DataError
-from benchmark.registry import register_dataset
+from benchmark.core.cache import cache_dir, cached_artifact
+from benchmark.core.errors import DataError
+from benchmark.core.registry import register_dataset
+from benchmark.data.pool import ImagePool, md5sum
 
 FILES = {
     "train_x": "train-images-idx3-ubyte",
@@ -85,21 +86,19 @@ class _IdxDataset:
                 if got != expected:
                     raise DataError(f"{path} is corrupt: md5 {got}, expected {expected} (torchvision's reference). "
                                     f"Replace it with the original file.")
-                cached = cache_dir() / "idx" / f"{expected}.npy"
-                if cached.is_file():
-                    return np.load(cached)
-            try:
-                raw = gzip.decompress(path.read_bytes())
-            except (OSError, EOFError) as exc:
-                raise DataError(f"{path} is not a readable gzip file ({exc}). Replace it with the original file.") from None
-            arr = parse_idx(raw, path)
-            if self.verify_md5:
-                cached.parent.mkdir(parents=True, exist_ok=True)
-                tmp = cached.with_suffix(f".{np.random.randint(1 << 30)}.tmp.npy")
-                np.save(tmp, arr)
-                tmp.replace(cached)
-            return arr
+                arr, _ = cached_artifact(cache_dir() / "idx" / f"{expected}.npy", lambda: self._decompress(path),
+                                         save=lambda a, fh: np.save(fh, a), load=np.load)
+                return arr
+            return self._decompress(path)
         return parse_idx(path.read_bytes(), path)
+
+    @staticmethod
+    def _decompress(path: Path) -> np.ndarray:
+        try:
+            raw = gzip.decompress(path.read_bytes())
+        except (OSError, EOFError) as exc:
+            raise DataError(f"{path} is not a readable gzip file ({exc}). Replace it with the original file.") from None
+        return parse_idx(raw, path)
 
     def check(self, root: Path | None) -> None:
         """Fail fast (before a sweep starts) on a missing root, a missing file or a bad checksum."""

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmark.data import ImagePool
-from benchmark.registry import register_dataset
+from benchmark.core.registry import register_dataset
+from benchmark.data.pool import ImagePool
 
 
 @register_dataset("synthetic")

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.kcenter import greedy_k_center
-from benchmark.registry import register_method
-from benchmark.strategy import Needs, QueryStrategy, SelectionView
+from benchmark.core.registry import register_method
+from benchmark.select.api import Needs, QueryStrategy, SelectionView
+from benchmark.select.kcenter import greedy_k_center
 
 
 @register_method("coreset")
@@ -13,7 +13,7 @@ class CoreSet(QueryStrategy):
     """Greedy k-center (the 2-approximation of Sener & Savarese's Alg. 1, without their robust MIP step)
     over pooled features of ``layers`` (default: the model's penultimate layer). The labelled set
     is the initial center set; with none, the first center is random. Memory stays O(N·d): no
-    N×N distance matrix is formed (see ``benchmark.kcenter``)."""
+    N×N distance matrix is formed (see ``benchmark.select.kcenter``)."""
 
     version = "1"
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.registry import register_method
-from benchmark.scores import diversify, entropy, least_confidence, margin
-from benchmark.strategy import Needs, QueryStrategy, SelectionView
+from benchmark.core.registry import register_method
+from benchmark.select.api import Needs, QueryStrategy, SelectionView
+from benchmark.select.scores import diversify, entropy, least_confidence, margin
 
 
 class _Ranked(QueryStrategy):

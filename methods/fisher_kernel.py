@@ -21,12 +21,19 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from benchmark.errors import AlbenchError
-from benchmark.fisher import fisher_descriptors, mc_pseudo_labels, segment_sizes
-from benchmark.kernels import (KernelPoints, assign_without_duplicates, kernel_k_center, kernel_top_candidates,
-                               nearest_key, standardize_segments)
-from benchmark.registry import register_method
-from benchmark.strategy import Needs, QueryStrategy, SelectionView
+from benchmark.core.arrays import to_numpy
+from benchmark.core.errors import AlbenchError
+from benchmark.core.registry import register_method
+from benchmark.learn.fisher import fisher_descriptors, mc_pseudo_labels, segment_sizes
+from benchmark.select.api import Needs, QueryStrategy, SelectionView
+from benchmark.select.kernels import (
+    KernelPoints,
+    assign_without_duplicates,
+    kernel_k_center,
+    kernel_top_candidates,
+    nearest_key,
+    standardize_segments,
+)
 
 PSEUDO_LABELS = ("pred", "pyz", "mc_trace", "mc_mi")
 DEFAULT_LAYERS = ("conv2",)  # LeNet L20
@@ -123,7 +130,7 @@ class PracticalFisherKernel(_KernelSelection):
             val_y = torch.as_tensor(np.array(view.val_y), dtype=torch.long)
 
             def nearest_trusted(_sl, z, _probs):
-                batch = KernelPoints(standardize_segments(z.numpy(), sizes), val.sizes)
+                batch = KernelPoints(standardize_segments(to_numpy(z), sizes), val.sizes)
                 return val_y[nearest_key(batch, val, chunk_bytes=self.chunk_mb * 2**20)]
 
             return nearest_trusted

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.errors import AlbenchError
-from benchmark.registry import register_method
-from benchmark.scores import bald, predictive_entropy, variation_ratio
-from benchmark.strategy import Needs, QueryStrategy, SelectionView, top_k
+from benchmark.core.errors import AlbenchError
+from benchmark.core.registry import register_method
+from benchmark.select.api import Needs, QueryStrategy, SelectionView, top_k
+from benchmark.select.scores import bald, predictive_entropy, variation_ratio
 
 
 class _MCDropout(QueryStrategy):

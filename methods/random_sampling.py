@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.registry import register_method
-from benchmark.strategy import QueryStrategy, SelectionView
+from benchmark.core.registry import register_method
+from benchmark.select.api import QueryStrategy, SelectionView
 
 
 @register_method("random")

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from benchmark.registry import register_method
-from benchmark.scores import entropy, least_confidence, margin
-from benchmark.strategy import Needs, QueryStrategy, SelectionView, top_k
+from benchmark.core.registry import register_method
+from benchmark.select.api import Needs, QueryStrategy, SelectionView, top_k
+from benchmark.select.scores import entropy, least_confidence, margin
 
 
 class _SoftmaxUncertainty(QueryStrategy):

@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from benchmark.registry import register_method
-from benchmark.strategy import Needs, QueryStrategy, SelectionView
+from benchmark.core.arrays import to_numpy
+from benchmark.core.registry import register_method
+from benchmark.select.api import Needs, QueryStrategy, SelectionView
 
 
 class _VAE(nn.Module):
@@ -120,7 +121,7 @@ class VAAL(QueryStrategy):
         with torch.no_grad():
             for start in range(0, len(unl), 512):
                 _, mu, _ = vae(self._prepare(unl[start:start + 512], device))
-                scores[start:start + 512] = torch.sigmoid(disc(mu)).squeeze(1).cpu().numpy()
+                scores[start:start + 512] = to_numpy(torch.sigmoid(disc(mu)).squeeze(1))
                 if counter is not None:
                     counter.forward += len(mu)
         order = np.lexsort((view.unlabelled, scores))  # least likely labelled first; ties → lower position

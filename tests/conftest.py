@@ -62,3 +62,12 @@ def write_idx(path: Path, arr: np.ndarray, gz: bool = True) -> None:
     raw = header + arr.astype(np.uint8).tobytes()
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(gzip.compress(raw) if gz else raw)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _one_torch_thread():
+    """Tiny models: one thread is fastest, and it keeps parallel test runs from oversubscribing."""
+    import torch
+
+    torch.set_num_threads(1)
+    yield

@@ -6,9 +6,9 @@ import pytest
 import yaml
 
 from benchmark.cli import main
-from benchmark.executors import run_inline
-from benchmark.store import ResultStore
-from benchmark.suite import expand
+from benchmark.execute.executors import run_inline
+from benchmark.execute.store import ResultStore
+from benchmark.execute.suite import expand
 from tests.conftest import tiny_suite, tree_digest
 
 

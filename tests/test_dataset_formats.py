@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.errors import DataError
-from benchmark.registry import DATASETS, discover
+from benchmark.core.errors import DataError
+from benchmark.core.registry import DATASETS, discover
 from tests.conftest import write_idx
 
 discover()

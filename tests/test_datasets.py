@@ -7,10 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from benchmark.errors import DataError
-from benchmark.pools import load_pool
-from benchmark.registry import DATASETS, discover
-from benchmark.spec import Component
+from benchmark.core.errors import DataError
+from benchmark.core.registry import DATASETS, discover
+from benchmark.core.spec import Component
+from benchmark.data.loading import load_pool
 from tests.conftest import SHARED_DATA, write_idx
 
 discover()

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from benchmark.cli import main
-from benchmark.suite import load_suite
+from benchmark.execute.suite import load_suite
 from tests.conftest import SHARED_DATA
 
 

@@ -4,8 +4,14 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.fisher import fisher_descriptors, mc_pseudo_labels, perturb, segment_sizes
-from benchmark.learner import Learner, LearnerRecipe
+from benchmark.core.arrays import to_numpy
+from benchmark.learn.fisher import (
+    fisher_descriptors,
+    mc_pseudo_labels,
+    perturb,
+    segment_sizes,
+)
+from benchmark.learn.learner import Learner, LearnerRecipe
 
 
 def _learner(model="mlp", **kw) -> Learner:
@@ -24,7 +30,7 @@ def test_score_at_the_logits_is_softmax_minus_onehot():
     y = np.array([0, 1, 2, 0, 1, 2, 0, 1, 2, 0])
     z, g, p = fisher_descriptors(learner, x, ["head"], y)
     assert np.allclose(g, p - np.eye(3)[y], atol=1e-6)
-    assert np.allclose(torch.softmax(torch.tensor(z), 1).numpy(), p, atol=1e-6)  # z at "head" = the logits
+    assert np.allclose(to_numpy(torch.softmax(torch.tensor(z), 1)), p, atol=1e-6)  # z at "head" = the logits
 
 
 def test_scores_are_per_sample_whatever_the_batch():
@@ -61,7 +67,7 @@ def test_label_callback_sees_the_batch_and_can_use_predictions():
 
 
 def test_unknown_layer_is_a_clear_error():
-    from benchmark.errors import AlbenchError
+    from benchmark.core.errors import AlbenchError
 
     with pytest.raises(AlbenchError, match="unknown \\['conv9'\\]"):
         fisher_descriptors(_learner(), _images(2), ["conv9"], None)

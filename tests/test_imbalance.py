@@ -1,11 +1,11 @@
 import numpy as np
 import pytest
 
-from benchmark.data import imbalance_ratio
-from benchmark.errors import AlbenchError
-from benchmark.loop import prepare
-from benchmark.registry import IMBALANCES, discover
-from benchmark.suite import expand
+from benchmark.core.errors import AlbenchError
+from benchmark.core.registry import IMBALANCES, discover
+from benchmark.data.pool import imbalance_ratio
+from benchmark.execute.suite import expand
+from benchmark.scenarios.runner import prepare
 from tests.conftest import tiny_suite
 
 discover()

@@ -1,6 +1,6 @@
 import numpy as np
 
-from benchmark.kcenter import greedy_k_center
+from benchmark.select.kcenter import greedy_k_center
 
 
 def brute_force(points, k, centers):

@@ -2,9 +2,18 @@
 import numpy as np
 import pytest
 
-from benchmark.kcenter import greedy_k_center
-from benchmark.kernels import (KernelPoints, assign_without_duplicates, kernel_block, kernel_k_center,
-                               kernel_top_candidates, nearest_key, self_kernel, standardize_segments)
+from benchmark.core.arrays import to_numpy
+from benchmark.select.kcenter import greedy_k_center
+from benchmark.select.kernels import (
+    KernelPoints,
+    assign_without_duplicates,
+    kernel_block,
+    kernel_k_center,
+    kernel_top_candidates,
+    nearest_key,
+    self_kernel,
+    standardize_segments,
+)
 
 
 def test_standardized_segments_give_pearson_correlation_per_layer():
@@ -31,7 +40,7 @@ def test_fisher_kernel_is_the_inner_product_of_per_layer_fisher_vectors():
     for lo, hi in ((0, 2), (2, 5)):
         vec = np.stack([np.outer(g[i, lo:hi], z[i, lo:hi]).ravel() for i in range(4)])
         explicit += vec @ vec.T
-    assert np.allclose(kernel_block(pts, pts).numpy(), explicit, atol=1e-4)
+    assert np.allclose(to_numpy(kernel_block(pts, pts)), explicit, atol=1e-4)
     assert np.allclose(self_kernel(pts), np.diag(explicit), atol=1e-4)
 
 
@@ -40,7 +49,7 @@ def test_chunked_top_candidates_equal_brute_force(fisher):
     rng = np.random.default_rng(2)
     q = KernelPoints(rng.normal(size=(5, 6)).astype(np.float32), (6,), rng.normal(size=(5, 6)).astype(np.float32) if fisher else None)
     k = KernelPoints(rng.normal(size=(97, 6)).astype(np.float32), (6,), rng.normal(size=(97, 6)).astype(np.float32) if fisher else None)
-    full = kernel_block(q, k).numpy()
+    full = to_numpy(kernel_block(q, k))
     vals, idx = kernel_top_candidates(q, k, 9, chunk_bytes=600)  # forces many small chunks
     assert np.array_equal(idx, np.argsort(-full, axis=1, kind="stable")[:, :9])
     assert np.allclose(vals, np.take_along_axis(full, idx, 1))
@@ -50,7 +59,7 @@ def test_nearest_key_chunked_equals_brute_force():
     rng = np.random.default_rng(3)
     q = KernelPoints(rng.normal(size=(50, 4)).astype(np.float32), (4,))
     k = KernelPoints(rng.normal(size=(13, 4)).astype(np.float32), (4,))
-    assert np.array_equal(nearest_key(q, k, chunk_bytes=200), kernel_block(q, k).numpy().argmax(1))
+    assert np.array_equal(nearest_key(q, k, chunk_bytes=200), to_numpy(kernel_block(q, k)).argmax(1))
 
 
 def test_kernel_k_center_matches_euclidean_k_center_for_a_linear_kernel():

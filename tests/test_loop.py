@@ -2,10 +2,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.learner import Learner, LearnerRecipe
-from benchmark.loop import prepare, run_cell
-from benchmark.registry import discover
-from benchmark.suite import expand
+from benchmark.core.registry import discover
+from benchmark.execute.suite import expand
+from benchmark.learn.learner import Learner, LearnerRecipe
+from benchmark.scenarios.runner import prepare, run_cell
 from tests.conftest import tiny_suite
 
 discover()
@@ -64,7 +64,7 @@ def test_zero_initial_labels_selects_from_the_initial_model():
 
 
 def test_budget_larger_than_pool_is_a_clear_error():
-    from benchmark.errors import AlbenchError
+    from benchmark.core.errors import AlbenchError
 
     suite = tiny_suite(methods=("random",))
     suite["scenario"] = {**suite["scenario"], "rounds": 100, "per_round": 50}
@@ -109,7 +109,7 @@ def test_checkpoint_init_keeps_backbone_and_fresh_head(tmp_path):
     dst = Learner(LearnerRecipe(model="lenet", init=str(path)), 10, (1, 28, 28), (0.1,), (0.3,), seed=2)
     assert torch.equal(dst.model.conv1.weight, src.model.conv1.weight)
     assert dst.model.fc2.weight.shape == (10, 50)
-    from benchmark.errors import AlbenchError
+    from benchmark.core.errors import AlbenchError
 
     with pytest.raises(AlbenchError, match="does not exist"):
         Learner(LearnerRecipe(model="lenet", init=str(tmp_path / "missing.pt")), 10, (1, 28, 28), (0.1,), (0.3,), seed=0)

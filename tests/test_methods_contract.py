@@ -1,135 +1,103 @@
-"""Contract tests run over every registered method (a new plugin file is picked up automatically)."""
+"""Contract tests over every registered method and its +bal twin (a new plugin file is picked up
+automatically): ``benchmark.testing.check_method``, the same checks a plugin author runs."""
 from __future__ import annotations
-
-from dataclasses import replace
 
 import numpy as np
 import pytest
 
-from benchmark.learner import Learner, LearnerRecipe
-from benchmark.loop import build_view, prepare
-from benchmark.registry import METHODS, discover
-from benchmark.suite import expand
-from tests.conftest import tiny_suite
+from benchmark.core.registry import METHODS, discover
+from benchmark.select.api import Needs, QueryStrategy, SelectionView
+from benchmark.testing import MethodCheckError, check_method, tiny_round
 
 discover()
-ALL_METHODS = METHODS.names()
-K = 7
-
-
-def _spec(method: str):
-    return expand(tiny_suite(methods=(method,))).cells[0]
-
-
-def _view(method_name: str, pool=None, initial=None):
-    spec = _spec(method_name)
-    base_pool, sc, splits = prepare(spec)
-    pool = pool or base_pool
-    method = _create(method_name)
-    needs = method.needs()
-    members = [Learner(LearnerRecipe.from_mapping(spec.learner), pool.num_classes, pool.image_shape,
-                       pool.mean, pool.std, seed=1 + m, use_dropout=needs.mc_dropout > 0)
-               for m in range(max(1, needs.ensemble))]
-    labelled = splits.initial if initial is None else initial
-    ly = pool.train_y[splits.pool_idx[labelled]]
-    if len(labelled):
-        for m, learner in enumerate(members):
-            learner.fit(pool.train_x[splits.pool_idx[labelled]], ly, round_seed=2 + m)
-    unlabelled = np.setdiff1d(np.arange(len(splits.pool_idx)), labelled)
-    hidden = pool.train_y[splits.pool_idx] if method.uses_hidden_labels else None
-    view = build_view(needs, members[0], pool.train_x[splits.pool_idx], pool.train_x[splits.val_idx],
-                      pool.train_y[splits.val_idx], labelled, ly, unlabelled, pool.num_classes, 0, seed=3,
-                      members=members, hidden_y=hidden)
-    return method, view, base_pool, splits
-
-
-def _create(name: str):
-    """Methods may declare ``contract_params``: cheaper settings (fewer MC passes or training
-    steps) for these tiny-data tests; the algorithm is the same."""
-    return METHODS.create(name, **getattr(METHODS.get(name), "contract_params", {}))
+BASE_METHODS = METHODS.names()
+ALL_METHODS = METHODS.names(variants=True)
 
 
 @pytest.mark.parametrize("name", ALL_METHODS)
-def test_returns_k_unique_unlabelled_indices(name):
-    method, view, _, _ = _view(name)
-    chosen = np.asarray(method.select(view, K, np.random.default_rng(0)))
-    assert chosen.shape == (K,)
-    assert len(np.unique(chosen)) == K
-    assert np.isin(chosen, view.unlabelled).all()
-    assert not np.isin(chosen, view.labelled).any()
+def test_conforms(name):
+    base = name.removesuffix("+bal")
+    params = getattr(METHODS.get(base), "contract_params", {})
+    check_method(METHODS.get(name), params=params, name=name)
 
 
-@pytest.mark.parametrize("name", ALL_METHODS)
-def test_deterministic_for_a_seed(name):
-    method, view, _, _ = _view(name)
-    a = method.select(view, K, np.random.default_rng(42))
-    b = _create(name).select(view, K, np.random.default_rng(42))
-    assert np.array_equal(a, b)
+def test_variants_are_listed():
+    assert "entropy+bal" in ALL_METHODS and "entropy+bal" not in BASE_METHODS
+    assert len(ALL_METHODS) == 2 * len(BASE_METHODS)
 
 
-@pytest.mark.parametrize("name", ALL_METHODS)
-def test_does_not_mutate_the_view(name):
-    method, view, _, _ = _view(name)
-    before = {f: np.array(getattr(view, f), copy=True) for f in ("unlabelled", "labelled", "labelled_y", "probs",
-                                                                 "features", "labelled_features", "mc_probs", "images")
-              if getattr(view, f) is not None}
-    method.select(view, K, np.random.default_rng(0))
-    for field, value in before.items():
-        assert np.array_equal(getattr(view, field), value), field
-        assert not getattr(view, field).flags.writeable, field
+class _PositionsWithinUnlabelled(QueryStrategy):
+    """A broken method: returns positions within view.unlabelled instead of pool positions."""
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        return np.arange(k)
 
 
-@pytest.mark.parametrize("name", ALL_METHODS)
-def test_never_sees_unrevealed_labels(name):
-    """Permuting the hidden labels of unlabelled pool points must not change the selection
-    (oracle ablations excepted: they must say so in their name and flag)."""
-    if METHODS.get(name).uses_hidden_labels:
-        assert "oracle" in name, f"{name} reads hidden labels: its name must say 'oracle'"
-        return
-    method, view, pool, splits = _view(name)
-    chosen = method.select(view, K, np.random.default_rng(0))
-    hidden = np.setdiff1d(splits.pool_idx, splits.pool_idx[splits.initial])
-    y = pool.train_y.copy()
-    y[hidden] = np.random.default_rng(5).permutation(y[hidden])
-    method2, view2, _, _ = _view(name, pool=replace(pool, train_y=y))
-    assert np.array_equal(chosen, method2.select(view2, K, np.random.default_rng(0)))
+class _Unseeded(QueryStrategy):
+    """A broken method: draws from the global numpy state instead of the rng it is given."""
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        return np.random.choice(view.unlabelled, k, replace=False)
+
+
+class _NoParams(QueryStrategy):
+    """A broken method: does not store its constructor parameter."""
+
+    def __init__(self, temperature: float = 1.0):
+        self.t = temperature
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        return view.unlabelled[:k]
+
+
+@pytest.mark.parametrize("broken, message", [
+    (_PositionsWithinUnlabelled, "positions within view.unlabelled"),
+    (_Unseeded, "same rng seed"),
+    (_NoParams, "missing \\['temperature'\\]"),
+])
+def test_check_method_catches_broken_methods(broken, message):
+    with pytest.raises(MethodCheckError, match=message):
+        check_method(broken, name="broken")
+
+
+def test_check_method_catches_a_method_reading_unrevealed_labels(monkeypatch):
+    from benchmark import testing
+
+    episodes = []
+    real_round_view = testing.round_view
+
+    def spy(episode, *args, **kwargs):
+        episodes.append(episode)
+        return real_round_view(episode, *args, **kwargs)
+
+    monkeypatch.setattr(testing, "round_view", spy)
+
+    class Cheat(QueryStrategy):
+        """A broken method: peeks at the oracle's hidden labels."""
+
+        def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+            y = episodes[-1].oracle._labels[view.unlabelled % 1_000_000]  # undo the ids shift check
+            return view.unlabelled[np.argsort(-y, kind="stable")[:k]]
+
+    with pytest.raises(MethodCheckError, match="unrevealed labels changed"):
+        check_method(Cheat, name="cheat")
 
 
 def test_hidden_labels_only_for_declared_oracles():
-    from benchmark.oracle import Oracle
-    from benchmark.strategy import Needs
+    class Sneaky(QueryStrategy):
+        """Asks for hidden labels without declaring itself an oracle ablation."""
 
-    class Sneaky:
-        uses_hidden_labels = False
+        def needs(self) -> Needs:
+            return Needs(hidden_labels=True)
 
-    oracle = Oracle(np.arange(10) % 3, budget=5)
-    assert oracle.hidden_for_ablation(Sneaky()) is None
-    assert oracle.hidden_for_ablation(METHODS.create("pfk_oracle")).tolist() == (np.arange(10) % 3).tolist()
-    from benchmark.errors import AlbenchError
-
-    learner = Learner(LearnerRecipe.from_mapping({"model": "small_cnn"}), 3, (1, 8, 8), [0.5], [0.25], seed=0)
-    with pytest.raises(AlbenchError, match="hidden labels"):  # no hidden_y passed: the method did not declare it
-        build_view(Needs(hidden_labels=True), learner, np.zeros((10, 1, 8, 8), np.uint8),
-                   np.zeros((0, 1, 8, 8), np.uint8), np.zeros(0, np.int64), np.zeros(0, np.int64),
-                   np.zeros(0, np.int64), np.arange(10), 3, 0, seed=0)
-
-
-@pytest.mark.parametrize("name", ALL_METHODS)
-def test_works_with_no_labelled_points(name):
-    method, view, _, _ = _view(name, initial=np.zeros(0, dtype=np.int64))
-    chosen = method.select(view, K, np.random.default_rng(0))
-    assert len(np.unique(chosen)) == K
-
-
-@pytest.mark.parametrize("name", ALL_METHODS)
-def test_has_docstring_and_version(name):
-    factory = METHODS.get(name)
-    assert (factory.__doc__ or "").strip(), f"{name} needs a docstring citing its paper/equation"
-    assert isinstance(getattr(factory, "version", None), str)
+    with pytest.raises(Exception, match="hidden labels"):
+        tiny_round(Sneaky())
+    view, _ = tiny_round(METHODS.create("pfk_oracle"))
+    assert view.hidden_y is not None and len(view.hidden_y) == len(view.unlabelled)
 
 
 def test_uncertainty_methods_pick_the_most_uncertain():
-    from benchmark.strategy import SelectionView
+    from benchmark.select.api import SelectionView
 
     probs = np.array([[0.98, 0.01, 0.01], [0.4, 0.3, 0.3], [0.45, 0.44, 0.11], [0.7, 0.2, 0.1]])
     view = SelectionView(unlabelled=np.array([10, 11, 12, 13]), labelled=np.zeros(0, np.int64),

@@ -3,9 +3,14 @@ import math
 import numpy as np
 import pytest
 
-from benchmark.data import imbalance_ratio
-from benchmark.metrics import (area_under_budget_curve, classification_metrics, global_score,
-                               labelled_set_metrics, labels_to_reach, per_class_recall)
+from benchmark.core.metrics import (
+    area_under_budget_curve,
+    classification_metrics,
+    global_score,
+    labelled_set_metrics,
+    per_class_recall,
+)
+from benchmark.data.pool import imbalance_ratio
 
 
 def test_balanced_and_minority_accuracy_hand_computed():
@@ -48,8 +53,3 @@ def test_area_under_budget_curve_is_mean_height():
 def test_global_score_wacv_eq10():
     # two configurations: (80-90)/(100-90) = -1 and (60-50)/(100-50) = 0.2 → mean -0.4
     assert global_score([80, 60], [90, 50]) == pytest.approx(-0.4)
-
-
-def test_labels_to_reach_interpolates():
-    assert labels_to_reach([0, 100, 200], [0.5, 0.7, 0.9], 0.8) == pytest.approx(150)
-    assert math.isnan(labels_to_reach([0, 100], [0.1, 0.2], 0.9))

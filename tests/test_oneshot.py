@@ -6,13 +6,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from benchmark.balancing import balancing_scores, should_switch
-from benchmark.errors import AlbenchError, SuiteError
-from benchmark.loop import run_cell
-from benchmark.registry import METHODS, discover
-from benchmark.strategy import SelectionView
-from benchmark.suite import expand
-from benchmark.wacv_tables import build, g_al
+from benchmark.core.errors import AlbenchError, SuiteError
+from benchmark.core.registry import METHODS, discover
+from benchmark.execute.suite import expand
+from benchmark.report.wacv_tables import build, g_al
+from benchmark.scenarios.runner import run_cell
+from benchmark.select.api import SelectionView
+from benchmark.select.balancing import balancing_scores, should_switch
 
 discover()
 SOURCE = {"model": "small_cnn", "train": {"classes": [0, 1, 2, 3, 4], "epochs": 2}}
@@ -41,7 +41,7 @@ def test_balancing_score_eq9_by_hand():
 
 
 def test_diversify_cycles_over_source_classes():
-    from benchmark.scores import diversify
+    from benchmark.select.scores import diversify
 
     order = np.array([5, 1, 4, 0, 3, 2])  # rows ranked best first
     source_class = np.array([0, 0, 1, 1, 0, 2])  # class of rows 0..5
@@ -105,7 +105,7 @@ def test_balanced_methods_label_within_each_round_of_the_iterative_loop():
 
 
 def test_a_round_oracle_refuses_more_labels_than_the_round_has():
-    from benchmark.oracle import Oracle, RoundOracle
+    from benchmark.data.oracle import Oracle, RoundOracle
 
     round_oracle = RoundOracle(Oracle(np.arange(10) % 3, budget=10), limit=2)
     assert round_oracle(np.array([4])).tolist() == [1]
@@ -130,9 +130,9 @@ def test_oneshot_cells_share_cached_features_and_get_an_acc_full_cell():
 
 
 def test_oneshot_tables_end_to_end(tmp_path):
-    from benchmark.executors import run_inline
-    from benchmark.store import ResultStore
-    from benchmark.wacv_tables import collect, write
+    from benchmark.execute.executors import run_inline
+    from benchmark.execute.store import ResultStore
+    from benchmark.report.wacv_tables import collect, write
 
     suite = expand(oneshot_suite(["random", "entropy", "entropy+bal"], budget=15))
     store = ResultStore(tmp_path / "r")

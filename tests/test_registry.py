@@ -3,8 +3,8 @@ import textwrap
 import numpy as np
 import pytest
 
-from benchmark.errors import AlbenchError, UnknownNameError
-from benchmark.registry import DATASETS, IMBALANCES, METHODS, discover
+from benchmark.core.errors import AlbenchError, UnknownNameError
+from benchmark.core.registry import DATASETS, IMBALANCES, METHODS, discover
 
 
 def test_builtin_components_are_registered():
@@ -24,8 +24,8 @@ def test_unknown_name_lists_close_ones():
 def test_user_plugin_folder_is_discovered(tmp_path):
     (tmp_path / "my_method.py").write_text(textwrap.dedent('''
         import numpy as np
-        from benchmark.registry import register_method
-        from benchmark.strategy import QueryStrategy
+        from benchmark.core.registry import register_method
+        from benchmark.select.api import QueryStrategy
 
         @register_method("test_first_k")
         class FirstK(QueryStrategy):
@@ -36,7 +36,7 @@ def test_user_plugin_folder_is_discovered(tmp_path):
     discover([tmp_path])
     assert "test_first_k" in METHODS.names()
     strategy = METHODS.create("test_first_k")
-    from benchmark.strategy import SelectionView
+    from benchmark.select.api import SelectionView
 
     view = SelectionView(unlabelled=np.array([5, 3, 9]), labelled=np.array([0]), labelled_y=np.array([1]),
                          num_classes=2, round=0)
@@ -64,7 +64,7 @@ def test_the_documented_example_method_works(tmp_path):
     code = re.search(r"```python\n(.*?)```", text, re.S).group(1)
     (tmp_path / "doc_example.py").write_text(code)
     discover([tmp_path])
-    from benchmark.strategy import SelectionView
+    from benchmark.select.api import SelectionView
 
     method = METHODS.create("max_prob_gap", tau=0.5)
     view = SelectionView(unlabelled=np.array([4, 7, 9]), labelled=np.zeros(0, np.int64),

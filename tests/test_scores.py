@@ -3,8 +3,8 @@ import numpy as np
 import pytest
 import torch
 
-from benchmark.fisher import gaussian_mutual_information, trace_cross_covariance
-from benchmark.scores import bald, predictive_entropy, variation_ratio
+from benchmark.learn.fisher import gaussian_mutual_information, trace_cross_covariance
+from benchmark.select.scores import bald, predictive_entropy, variation_ratio
 
 
 def test_variation_ratio_counts_votes():

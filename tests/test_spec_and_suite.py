@@ -2,9 +2,9 @@ import copy
 
 import pytest
 
-from benchmark.errors import SuiteError
-from benchmark.spec import CellSpec, Component
-from benchmark.suite import expand, load_suite
+from benchmark.core.errors import SuiteError
+from benchmark.core.spec import CellSpec, Component
+from benchmark.execute.suite import expand, load_suite
 from tests.conftest import tiny_suite
 
 
@@ -22,7 +22,7 @@ def test_cell_id_changes_with_any_parameter_and_component_version(monkeypatch):
     other_seed = CellSpec.from_dict({**base.to_dict(), "seed": 7})
     other_param = CellSpec.from_dict({**base.to_dict(), "imbalance": {"name": "step", "params": {"ratio": 4}}})
     assert len({base.cell_id, other_seed.cell_id, other_param.cell_id}) == 3
-    from benchmark.registry import METHODS
+    from benchmark.core.registry import METHODS
 
     before = base.cell_id
     monkeypatch.setattr(METHODS.get("random"), "version", "999")
@@ -31,7 +31,7 @@ def test_cell_id_changes_with_any_parameter_and_component_version(monkeypatch):
 
 def test_spec_is_frozen():
     spec = expand(tiny_suite(methods=("random",))).cells[0]
-    with pytest.raises(Exception):
+    with pytest.raises(AttributeError):
         spec.seed = 3  # type: ignore[misc]
     with pytest.raises(TypeError):
         spec.learner["epochs"] = 99  # type: ignore[index]

@@ -6,11 +6,10 @@ import sys
 import time
 from pathlib import Path
 
-
-from benchmark.executors import run_inline
-from benchmark.registry import discover
-from benchmark.store import CELL_FILES, ResultStore
-from benchmark.suite import expand
+from benchmark.core.registry import discover
+from benchmark.execute.executors import run_inline
+from benchmark.execute.store import CELL_FILES, ResultStore
+from benchmark.execute.suite import expand
 from tests.conftest import REPO, tiny_suite
 
 discover()

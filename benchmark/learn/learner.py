@@ -1,0 +1,279 @@
+"""The Learner: builds a model by name, trains it with a recipe, predicts, and embeds.
+
+A recipe (``LearnerRecipe``) is part of the CellSpec, so every method in a cell trains the same
+way. Seeds fully determine a run: the initial weights come from the cell's paired seed and
+every round retrains from those same initial weights (unless ``warm_start``).
+"""
+from __future__ import annotations
+
+import copy
+import functools
+from collections.abc import Callable, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchmark.core.arrays import to_numpy
+from benchmark.core.errors import AlbenchError, SuiteError, reject_unknown_keys
+from benchmark.core.profiling import PassCounter
+from benchmark.learn.models import build_model
+
+T = TypeVar("T")
+
+
+
+@dataclass(frozen=True)
+class LearnerRecipe:
+    """The training recipe. ``init`` is ``"random"``, ``"rotation"`` (self-supervised rotation
+    pretraining on the unlabelled pool, cached; ``pretrain`` holds its recipe, see
+    ``benchmark.learn.pretrain.RotationRecipe``) or a path to a local state dict (a pretrained backbone;
+    tensors whose shape differs, such as the classifier, stay fresh)."""
+
+    model: str = "small_cnn"
+    optimizer: str = "sgd"
+    lr: float = 0.02
+    momentum: float = 0.9
+    weight_decay: float = 0.0
+    epochs: int = 30
+    batch_size: int = 16
+    lr_step: int | None = None
+    lr_gamma: float = 0.1
+    init: str = "random"
+    warm_start: bool = False
+    dropout: float = 0.5
+    eval_batch_size: int = 512
+    device: str = "auto"
+    model_kwargs: Mapping[str, Any] = field(default_factory=dict)
+    pretrain: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> LearnerRecipe:
+        reject_unknown_keys(d, cls, "learner", "a learner recipe")
+        recipe = cls(**dict(d))
+        if recipe.optimizer not in ("sgd", "adam", "adamw"):
+            raise SuiteError(f"learner.optimizer must be sgd, adam or adamw, got {recipe.optimizer!r}.")
+        if recipe.epochs < 0 or recipe.batch_size < 1 or recipe.lr <= 0:
+            raise SuiteError("learner.epochs must be >= 0, learner.batch_size >= 1 and learner.lr > 0.")
+        if recipe.pretrain and recipe.init != "rotation":
+            raise SuiteError("learner.pretrain is only used with learner.init: rotation.")
+        if recipe.init == "rotation":
+            from benchmark.learn.pretrain import RotationRecipe
+
+            RotationRecipe.from_mapping(recipe.pretrain)
+        return recipe
+
+
+def resolve_device(name: str) -> torch.device:
+    """``auto`` → CUDA when available, else the CPU. On CUDA, cuDNN is pinned to deterministic
+    kernels (no autotuning), so a seed gives the same selections run after run."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise AlbenchError(f"learner.device={name!r} but CUDA is not available here; use 'auto' or 'cpu'.")
+    device = torch.device(name)
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
+    return device
+
+
+def charged_to_infer(fn: Callable[..., T]) -> Callable[..., T]:
+    """Run an inference call whose first argument is a Learner inside that learner's ``infer_phase``."""
+    @functools.wraps(fn)
+    def wrapper(learner: Learner, *args: Any, **kwargs: Any) -> T:
+        with learner.infer_phase():
+            return fn(learner, *args, **kwargs)
+
+    return wrapper
+
+
+class Learner:
+    """Train / predict / embed for one cell. Counts forward and backward passes per sample."""
+
+    def __init__(self, recipe: LearnerRecipe, num_classes: int, image_shape: Sequence[int],
+                 mean: Sequence[float], std: Sequence[float], seed: int,
+                 use_dropout: bool = False, counter: PassCounter | None = None, init_file: str | None = None):
+        """``init_file`` overrides ``recipe.init`` with a resolved checkpoint (rotation pretraining)."""
+        self.recipe = recipe
+        self.num_classes = num_classes
+        self.device = resolve_device(recipe.device)
+        self.counter = counter or PassCounter()
+        self.use_dropout = use_dropout
+        self.seed = seed
+        c, h, w = image_shape
+        torch.manual_seed(seed)
+        if init_file is None and recipe.init == "rotation":
+            raise AlbenchError("learner.init is 'rotation' but no pretrained checkpoint was passed to the Learner.")
+        if init_file is None and recipe.init != "random":
+            init_file = recipe.init
+        self.model = build_model(recipe.model, num_classes=num_classes, in_chans=c, image_size=h,
+                                 dropout=recipe.dropout if use_dropout else 0.0,
+                                 pretrained_file=init_file, **dict(recipe.model_kwargs)).to(self.device)
+        if not use_dropout:
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.dropout._DropoutNd):
+                    m.p = 0.0
+        self._initial_state = copy.deepcopy(self.model.state_dict())
+        self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
+        self.trained_rounds = 0
+        # The runner points this at its *infer* phase, so inference a method triggers from inside
+        # select (the Fisher-kernel descriptors) is charged to infer, not select.
+        self.infer_phase: Callable[[], AbstractContextManager[Any]] = nullcontext
+
+    # ------------------------------------------------------------------ data
+    def to_input(self, x_uint8: np.ndarray) -> torch.Tensor:
+        """uint8 images (N, C, H, W) → normalised float tensor on the learner's device."""
+        x_uint8 = np.ascontiguousarray(x_uint8)
+        if not x_uint8.flags.writeable:  # views handed to methods are read-only; torch wants writable memory
+            x_uint8 = x_uint8.copy()
+        x = torch.from_numpy(x_uint8).to(self.device, non_blocking=True)
+        return (x.float() / 255.0 - self._mean) / self._std
+
+    def batches(self, n: int, size: int | None = None) -> list[slice]:
+        """Slices of ``n`` rows in batches of ``size`` (default: the recipe's eval batch size)."""
+        size = size or self.recipe.eval_batch_size
+        return [slice(i, min(i + size, n)) for i in range(0, n, size)]
+
+    # ----------------------------------------------------------------- train
+    def fit(self, x: np.ndarray, y: np.ndarray, round_seed: int) -> dict[str, float]:
+        """Train on (x, y) from the initial weights (or the last ones with ``warm_start``)."""
+        r = self.recipe
+        if not r.warm_start:
+            self.model.load_state_dict(self._initial_state)
+        if len(y) == 0 or r.epochs == 0:
+            return {"train_loss": float("nan")}
+        gen = torch.Generator().manual_seed(round_seed)
+        torch.manual_seed(round_seed)  # dropout masks
+        params = self.model.parameters()
+        opt: torch.optim.Optimizer
+        if r.optimizer == "sgd":
+            opt = torch.optim.SGD(params, lr=r.lr, momentum=r.momentum, weight_decay=r.weight_decay)
+        elif r.optimizer == "adam":
+            opt = torch.optim.Adam(params, lr=r.lr, weight_decay=r.weight_decay)
+        else:
+            opt = torch.optim.AdamW(params, lr=r.lr, weight_decay=r.weight_decay)
+        sched = torch.optim.lr_scheduler.StepLR(opt, r.lr_step, r.lr_gamma) if r.lr_step else None
+        xt = self.to_input(x)
+        yt = torch.as_tensor(y, dtype=torch.long, device=self.device)
+        self.model.train()
+        loss_sum, seen = 0.0, 0
+        for _ in range(r.epochs):
+            order = torch.randperm(len(yt), generator=gen).to(self.device)
+            loss_sum, seen = 0.0, 0
+            for sl in self.batches(len(yt), r.batch_size):
+                idx = order[sl]
+                opt.zero_grad(set_to_none=True)
+                loss = F.cross_entropy(self.model(xt[idx]), yt[idx])
+                loss.backward()
+                opt.step()
+                self.counter.forward += len(idx)
+                self.counter.backward += len(idx)
+                loss_sum += loss.detach().item() * len(idx)
+                seen += len(idx)
+            if sched:
+                sched.step()
+        self.trained_rounds += 1
+        return {"train_loss": loss_sum / max(seen, 1)}
+
+    # --------------------------------------------------------------- predict
+    @charged_to_infer
+    @torch.no_grad()
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        self.model.eval()
+        out = []
+        for sl in self.batches(len(x), self.recipe.eval_batch_size):
+            out.append(F.softmax(self.model(self.to_input(x[sl])), dim=1).cpu())
+            self.counter.forward += sl.stop - sl.start
+        return to_numpy(torch.cat(out)) if out else np.zeros((0, self.num_classes), np.float32)
+
+    @charged_to_infer
+    @torch.no_grad()
+    def mc_dropout_proba(self, x: np.ndarray, samples: int, seed: int) -> np.ndarray:
+        """K stochastic passes with dropout on (Gal et al. 2017): array (K, N, classes)."""
+        if not self.use_dropout:
+            raise AlbenchError("MC-dropout needs a learner built with use_dropout=True (declare it in Needs).")
+        self.model.eval()
+        for m in self.model.modules():
+            if isinstance(m, nn.modules.dropout._DropoutNd):
+                m.train()
+        torch.manual_seed(seed)
+        out = np.zeros((samples, len(x), self.num_classes), dtype=np.float32)
+        for sl in self.batches(len(x), self.recipe.eval_batch_size):
+            xt = self.to_input(x[sl])
+            for k in range(samples):
+                out[k, sl] = to_numpy(F.softmax(self.model(xt), dim=1))
+                self.counter.forward += sl.stop - sl.start
+        self.model.eval()
+        return out
+
+    @charged_to_infer
+    @torch.no_grad()
+    def penultimate(self, x: np.ndarray) -> np.ndarray:
+        """h(x): the input of the classifier (the last linear layer), shape (N, d), eval mode."""
+        head = classifier_module(self.model)
+        captured: list[torch.Tensor] = []
+        hook = head.register_forward_pre_hook(lambda _m, inputs: captured.append(inputs[0].detach().flatten(1).cpu()))
+        self.model.eval()
+        try:
+            for sl in self.batches(len(x), self.recipe.eval_batch_size):
+                self.model(self.to_input(x[sl]))
+                self.counter.forward += sl.stop - sl.start
+        finally:
+            hook.remove()
+        return to_numpy(torch.cat(captured)) if captured else np.zeros((0, 0), np.float32)
+
+    @charged_to_infer
+    @torch.no_grad()
+    def embed(self, x: np.ndarray, layers: Sequence[str] | None = None) -> np.ndarray:
+        """Multi-layer pooled descriptors: each layer's output average-pooled over space, concatenated.
+
+        ``layers`` are module names (``dict(model.named_modules())``); default: the model's
+        ``embed_layers``. This is φ(Z) of the CVPR 2020 FK paper, §4.1.
+        """
+        layers = tuple(layers or getattr(self.model, "embed_layers", ()) or ())
+        modules = dict(self.model.named_modules())
+        missing = [name for name in layers if name not in modules]
+        if missing or not layers:
+            raise AlbenchError(
+                f"Cannot embed with layers {list(layers)} on {self.recipe.model}: unknown {missing}. "
+                f"Layers: {[n for n in modules if n][:40]}"
+            )
+        captured: dict[str, torch.Tensor] = {}
+        hooks = [modules[name].register_forward_hook(lambda _m, _i, out, name=name: captured.__setitem__(name, out))
+                 for name in layers]
+        self.model.eval()
+        chunks = []
+        try:
+            for sl in self.batches(len(x), self.recipe.eval_batch_size):
+                self.model(self.to_input(x[sl]))
+                self.counter.forward += sl.stop - sl.start
+                chunks.append(torch.cat([pool_descriptor(captured[name]) for name in layers], dim=1).cpu())
+        finally:
+            for h in hooks:
+                h.remove()
+        if not chunks:
+            return np.zeros((0, 0), np.float32)
+        return to_numpy(torch.cat(chunks))
+
+
+def classifier_module(model: nn.Module) -> nn.Module:
+    """The final linear layer: timm's ``get_classifier()``, else the last ``nn.Linear`` registered."""
+    if hasattr(model, "get_classifier"):
+        head = model.get_classifier()  # type: ignore[operator]
+        if isinstance(head, nn.Module) and not isinstance(head, nn.Identity):
+            return head
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise AlbenchError(f"{type(model).__name__} has no nn.Linear classifier to take embeddings from.")
+    return linears[-1]
+
+
+def pool_descriptor(t: torch.Tensor) -> torch.Tensor:
+    """φ(·): global average pooling over every axis after the channel axis."""
+    return t.flatten(2).mean(dim=2) if t.dim() > 2 else t

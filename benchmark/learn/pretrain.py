@@ -1,0 +1,109 @@
+"""Rotation self-supervised pretraining (Gidaris, Singh & Komodakis, ICLR 2018) as a learner init.
+
+The CVPR 2020 FK paper (§5, Alg. 1 line 1) starts every AL run from a task model pretrained to
+predict which of 4 rotations (0°, 90°, 180°, 270°) was applied to an unlabelled pool image; the
+last layer is then replaced by a fresh classifier. The pretraining sees only pool images (no
+labels), so it depends on (dataset, imbalance, splits, seed, model, pretraining recipe) and not on
+the AL method: it is computed once per such key and cached under ``$ALBENCH_CACHE/pretrain/``
+(atomic write, a file lock so that parallel workers compute it once).
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from benchmark.core.arrays import to_numpy
+from benchmark.core.cache import cache_dir, cached_artifact, key_digest
+from benchmark.core.errors import AlbenchError, SuiteError, reject_unknown_keys
+from benchmark.core.profiling import PassCounter
+from benchmark.learn.models import build_model
+
+
+@dataclass(frozen=True)
+class RotationRecipe:
+    """How the rotation task is trained (SGD with momentum; each batch holds all 4 rotations)."""
+
+    epochs: int = 10
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 5e-4
+    batch_size: int = 128
+    lr_step: int | None = None
+    lr_gamma: float = 0.1
+
+    @classmethod
+    def from_mapping(cls, d: Mapping[str, Any]) -> RotationRecipe:
+        reject_unknown_keys(d, cls, "learner.pretrain", "rotation pretraining")
+        recipe = cls(**dict(d))
+        if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
+            raise SuiteError("learner.pretrain needs epochs >= 1, batch_size >= 1 and lr > 0.")
+        return recipe
+
+
+def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """All 4 rotations of every image in x (N, C, H, W) and their labels 0..3."""
+    if x.shape[-1] != x.shape[-2]:
+        raise AlbenchError(f"Rotation pretraining needs square images, got {tuple(x.shape[-2:])}.")
+    rotated = torch.cat([torch.rot90(x, r, dims=(2, 3)) for r in range(4)])
+    labels = torch.arange(4, device=x.device).repeat_interleave(len(x))
+    return rotated, labels
+
+
+def classifier_keys(model_name: str, in_chans: int, image_size: int) -> set[str]:
+    """State-dict keys whose shape depends on the number of classes (the head to re-initialise)."""
+    a = build_model(model_name, num_classes=4, in_chans=in_chans, image_size=image_size, dropout=0.0).state_dict()
+    b = build_model(model_name, num_classes=5, in_chans=in_chans, image_size=image_size, dropout=0.0).state_dict()
+    return {k for k in a if a[k].shape != b[k].shape}
+
+
+def train_rotation(model_name: str, images: np.ndarray, mean: Sequence[float], std: Sequence[float],
+                   recipe: RotationRecipe, seed: int, device: torch.device,
+                   counter: PassCounter | None = None) -> dict[str, torch.Tensor]:
+    """Train the 4-way rotation classifier on ``images`` (uint8 NCHW); return its backbone state dict."""
+    counter = counter or PassCounter()
+    _, c, h, _ = images.shape
+    torch.manual_seed(seed)
+    model = build_model(model_name, num_classes=4, in_chans=c, image_size=h, dropout=0.0).to(device)
+    opt = torch.optim.SGD(model.parameters(), lr=recipe.lr, momentum=recipe.momentum, weight_decay=recipe.weight_decay)
+    sched = torch.optim.lr_scheduler.StepLR(opt, recipe.lr_step, recipe.lr_gamma) if recipe.lr_step else None
+    m = torch.tensor(mean, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    s = torch.tensor(std, dtype=torch.float32, device=device).view(1, -1, 1, 1)
+    gen = torch.Generator().manual_seed(seed)
+    per_batch = max(1, recipe.batch_size // 4)
+    model.train()
+    for _ in range(recipe.epochs):
+        order = to_numpy(torch.randperm(len(images), generator=gen))
+        for start in range(0, len(order), per_batch):
+            idx = np.sort(order[start:start + per_batch])
+            x = (torch.from_numpy(images[idx]).to(device).float() / 255.0 - m) / s
+            xr, yr = rotate_batch(x)
+            opt.zero_grad(set_to_none=True)
+            F.cross_entropy(model(xr), yr).backward()
+            opt.step()
+            counter.forward += len(yr)
+            counter.backward += len(yr)
+        if sched:
+            sched.step()
+    head = classifier_keys(model_name, c, h)
+    return {k: v.detach().cpu() for k, v in model.state_dict().items() if k not in head}
+
+
+def rotation_checkpoint(key: Mapping[str, Any], model_name: str, images: np.ndarray, mean: Sequence[float],
+                        std: Sequence[float], recipe: RotationRecipe, seed: int, device: torch.device,
+                        counter: PassCounter | None = None) -> tuple[Path, bool]:
+    """The cached backbone for ``key`` (computing it if absent). Returns (path, computed_now)."""
+    meta = {"key": key, "model": model_name, "recipe": asdict(recipe)}
+    path = cache_dir() / "pretrain" / f"rotation-{key_digest(meta)}.pt"
+
+    def compute() -> dict[str, torch.Tensor]:
+        return train_rotation(model_name, images, mean, std, recipe, seed, device, counter)
+
+    _, computed = cached_artifact(path, compute, save=lambda state, fh: torch.save(state, fh),
+                                  load=lambda p: None, meta=meta)
+    return path, computed

@@ -1,0 +1,75 @@
+"""Consolidate a suite's finished cells into one flat long table (benchopt style)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from benchmark.core.seeding import canonical_json
+from benchmark.core.spec import CellSpec, Component
+from benchmark.execute.store import ResultStore
+
+
+def component_label(comp: Component) -> str:
+    """The suite's ``label``, else ``name`` or ``name(k=v, ...)``: how a component appears in tables."""
+    if comp.label:
+        return comp.label
+    params = comp.to_dict()["params"]
+    if not params:
+        return comp.name
+    return f"{comp.name}({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
+
+
+def spec_columns(spec: CellSpec) -> dict[str, Any]:
+    return {
+        "cell_id": spec.cell_id,
+        "dataset": component_label(spec.dataset),
+        "imbalance": component_label(spec.imbalance),
+        "method": component_label(spec.method),
+        "method_name": spec.method.name,
+        "model": spec.learner.get("model", "small_cnn"),
+        "learner": canonical_json(spec.to_dict()["learner"]),
+        "scenario": canonical_json(spec.to_dict()["scenario"]),
+        "seed": spec.seed,
+    }
+
+
+def consolidate(cells: tuple[CellSpec, ...] | list[CellSpec], store: ResultStore,
+                out: str | Path | None = None) -> pd.DataFrame:
+    """One row per (cell, round) with the spec's columns in front. Missing cells are skipped."""
+    frames = []
+    for spec in cells:
+        if not store.is_done(spec.cell_id):
+            continue
+        rounds = store.read_rounds(spec.cell_id).drop(columns=["cell_id"], errors="ignore")
+        summary = store.read_summary(spec.cell_id)
+        meta = spec_columns(spec)
+        meta["uses_hidden_labels"] = bool(summary.get("uses_hidden_labels", False))
+        meta["pool_ir"] = summary.get("pool_ir")
+        for key, value in reversed(list(meta.items())):
+            rounds.insert(0, key, value)
+        frames.append(rounds)
+    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if out is not None and not table.empty:
+        out = Path(out)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        tmp = out.with_suffix(".tmp.parquet")
+        table.to_parquet(tmp, index=False)
+        tmp.replace(out)
+    return table
+
+
+def setting_columns() -> list[str]:
+    """Columns that define a comparable setting (everything but method and seed)."""
+    return ["dataset", "imbalance", "model", "learner", "scenario"]
+
+
+def describe_setting(key: tuple) -> str:
+    dataset, imbalance, model, learner, scenario = key
+    sc = json.loads(scenario)
+    parts = [f"{k}={v}" for k, v in sc.items() if k in ("initial", "rounds", "per_round", "pool_size", "budget")]
+    init = json.loads(learner).get("init")
+    model_part = f"{model} ({init} init)" if init else str(model)
+    return f"{dataset} · {imbalance} · {model_part} · {' '.join(parts)}"

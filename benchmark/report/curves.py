@@ -1,0 +1,185 @@
+"""Per-round report of an iterative suite, in the layout of the CVPR 2020 FK paper (Figs. 4 and 6,
+Table 1): accuracy per AL round (mean ± std over seeds) as curves and a table, accuracy on the
+minority classes, confusion matrices at one round, and forward/backward passes per round.
+
+Options come from the suite's ``report:`` mapping: ``minority_classes`` (default: the classes the
+imbalance decimated), ``confusion_round`` (default 3) and ``confusion_methods`` (labels as the
+tables show them; default: none).
+"""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.core.spec import CellSpec
+from benchmark.execute.store import ResultStore
+from benchmark.report.consolidate import describe_setting, setting_columns, spec_columns
+from benchmark.report.leaderboard import ORACLE_MARK, plot_panels
+
+
+@dataclass
+class SettingCurves:
+    title: str
+    accuracy: pd.DataFrame  # rows: method; columns: labels used; cells "mean ± std" (percent)
+    minority: pd.DataFrame
+    curves: pd.DataFrame  # method, labels_used, mean, std (accuracy)
+    confusion: dict[str, np.ndarray]  # method → row-normalised confusion matrix (summed over seeds)
+    passes: pd.DataFrame  # per method: mean passes and seconds per AL round
+    seeds: int
+
+
+def _test_labels(spec: CellSpec, store: ResultStore, root: str | Path | None) -> np.ndarray:
+    """From the store; cells stored before test labels were kept rebuild them from the data."""
+    stored = store.read_test_labels(spec.cell_id)
+    if stored is not None:
+        return stored
+    from benchmark.scenarios.runner import prepare
+
+    _, _, splits = prepare(spec, root)
+    return splits.test_y
+
+
+def _fmt(values: pd.Series) -> str:
+    v = values.dropna().to_numpy(dtype=float)
+    if len(v) == 0:
+        return "–"
+    return f"{100 * v.mean():.1f} ± {100 * v.std(ddof=1):.1f}" if len(v) > 1 else f"{100 * v.mean():.1f}"
+
+
+def _label(method: str, oracle: bool) -> str:
+    return method + (ORACLE_MARK if oracle else "")
+
+
+def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any] | None = None,
+          root: str | Path | None = None) -> list[SettingCurves]:
+    options = options or {}
+    conf_round = int(options.get("confusion_round", 3))
+    conf_methods = set(options.get("confusion_methods", []))
+    minority_opt = options.get("minority_classes")
+    rows: list[dict[str, Any]] = []
+    confusion: dict[tuple, dict[str, np.ndarray]] = {}
+    test_cache: dict[str, np.ndarray] = {}
+    for spec in cells:
+        if not store.is_done(spec.cell_id):
+            continue
+        meta = spec_columns(spec)
+        key = tuple(meta[c] for c in setting_columns())
+        rounds = store.read_rounds(spec.cell_id)
+        summary = store.read_summary(spec.cell_id)
+        oracle = bool(summary.get("uses_hidden_labels", False))
+        minority = list(minority_opt if minority_opt is not None else summary.get("minority_classes", []))
+        preds = store.read_predictions(spec.cell_id)
+        split_id = repr((spec.dataset, spec.imbalance, dict(spec.scenario), spec.seed))
+        if split_id not in test_cache:
+            test_cache[split_id] = _test_labels(spec, store, root)
+        y = test_cache[split_id]
+        in_minority = np.isin(y, minority) if minority else np.zeros(len(y), bool)
+        for _, r in rounds.iterrows():
+            b = int(r["round"])
+            al_fwd = r.get("infer_forward", 0) + r.get("select_forward", 0)
+            al_bwd = r.get("infer_backward", 0) + r.get("select_backward", 0)
+            rows.append({"setting": key, "method": _label(meta["method"], oracle), "seed": spec.seed, "round": b,
+                         "labels_used": int(r["labels_used"]), "accuracy": float(r["accuracy"]),
+                         "minority_accuracy": float((preds[b][in_minority] == y[in_minority]).mean()) if in_minority.any() else np.nan,
+                         "al_forward": al_fwd, "al_backward": al_bwd,
+                         "al_seconds": r.get("infer_seconds", 0) + r.get("select_seconds", 0),
+                         "train_forward": r.get("train_forward", 0), "train_backward": r.get("train_backward", 0),
+                         "train_seconds": r.get("train_seconds", 0), "selects": b < rounds["round"].max()})
+        if meta["method"] in conf_methods and conf_round < len(preds):
+            classes = int(max(y.max(), preds.max()) + 1)
+            cm = np.zeros((classes, classes), dtype=np.int64)
+            np.add.at(cm, (y, preds[conf_round]), 1)
+            confusion.setdefault(key, {})
+            name = _label(meta["method"], oracle)
+            confusion[key][name] = confusion[key].get(name, 0) + cm
+    if not rows:
+        return []
+    table = pd.DataFrame(rows)
+    out = []
+    for key, g in table.groupby("setting", sort=False):
+        order = list(dict.fromkeys(g["method"]))
+        acc = g.pivot_table(index="method", columns="labels_used", values="accuracy", aggfunc=_fmt).reindex(order)
+        mino = g.pivot_table(index="method", columns="labels_used", values="minority_accuracy", aggfunc=_fmt).reindex(order)
+        curves = g.groupby(["method", "labels_used"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
+        al = g[g["selects"]]
+        passes = al.groupby("method", sort=False)[["al_forward", "al_backward", "al_seconds"]].mean()
+        passes = passes.join(g[g["round"] > 0].groupby("method", sort=False)[["train_forward", "train_backward", "train_seconds"]].mean())
+        passes = passes.reindex(order)
+        cms = {m: (cm / np.maximum(cm.sum(1, keepdims=True), 1)) for m, cm in confusion.get(key, {}).items()}
+        out.append(SettingCurves(describe_setting(key), acc, mino, curves, cms, passes, int(g["seed"].nunique())))
+    return out
+
+
+def ratio_rows(passes: pd.DataFrame, reference: str, others: Sequence[str]) -> list[str]:
+    """'X/ref' ratios in AL passes (forward + backward) and AL seconds, for the methods present."""
+    if reference not in passes.index:
+        return []
+    ref = passes.loc[reference]
+    ref_passes = ref["al_forward"] + ref["al_backward"]
+    lines = []
+    for other in others:
+        if other in passes.index:
+            o = passes.loc[other]
+            lines.append(f"- {other} / {reference}: {(o['al_forward'] + o['al_backward']) / ref_passes:.1f}× passes, "
+                         f"{o['al_seconds'] / max(ref['al_seconds'], 1e-9):.1f}× seconds per AL round")
+    return lines
+
+
+def to_markdown(suite_name: str, description: str, settings: list[SettingCurves], options: dict[str, Any],
+                missing: int, failed: int) -> str:
+    lines = [f"# {suite_name}: accuracy per AL round", "", description.strip(), "",
+             "Mean ± std over seeds, in percent, of the test accuracy of the task model after each round "
+             "(the last epoch's weights; no model selection on the test set). † = oracle ablation that reads "
+             "hidden labels: an upper limit, not an AL method.", ""]
+    if missing or failed:
+        lines += [f"**Incomplete: {missing} cells pending, {failed} failed.**", ""]
+    for s in settings:
+        lines += [f"## {s.title} ({s.seeds} seed{'s' if s.seeds != 1 else ''})", "", "### Accuracy (%) by labels used", "",
+                  s.accuracy.to_markdown(), "",
+                  f"### Minority-class accuracy (%), classes {options.get('minority_classes', 'decimated by the imbalance')}", "",
+                  s.minority.to_markdown(), "", "### Cost per round (mean over rounds and seeds)", "",
+                  "AL = infer + select phases (Table 1's AL column); train = the retraining phase.", "",
+                  s.passes.round(1).to_markdown(), ""]
+        ref = next((m for m in s.passes.index if m.startswith("R_z,g") and "S=ŷ" in m), None) or \
+            next((m for m in s.passes.index if m.startswith("R_z,g")), None)
+        if ref:
+            others = [m for m in s.passes.index if m.startswith("varR") or m == "VAAL"]
+            ratios = ratio_rows(s.passes, ref, others)
+            if ratios:
+                lines += [f"Ratios to {ref}:", ""] + ratios + [""]
+        for m, cm in s.confusion.items():
+            lines += [f"### Confusion matrix at round {options.get('confusion_round', 3)}: {m} (rows: true class, "
+                      f"row-normalised %, summed over seeds)", "",
+                      pd.DataFrame((100 * cm).round(0).astype(int)).to_markdown(), ""]
+    return "\n".join(lines)
+
+
+def plot(settings: list[SettingCurves], path: Path) -> None:
+    plot_panels([(s.title, s.curves, list(dict.fromkeys(s.curves["method"]))) for s in settings], path,
+                "test accuracy (%)")
+
+
+def plot_confusions(settings: list[SettingCurves], path: Path) -> bool:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [(s.title, m, cm) for s in settings for m, cm in s.confusion.items()]
+    if not panels:
+        return False
+    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+    for ax, (title, m, cm) in zip(axes[0], panels):
+        ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
+        ax.set_title(f"{m}\n{title}", fontsize=6)
+        ax.set_xlabel("predicted")
+        ax.set_ylabel("true")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return True

@@ -1,0 +1,195 @@
+"""Leaderboard v1: rank methods per setting by area under the budget curve (AUBC).
+
+For each setting (dataset, imbalance, learner, scenario) and method: AUBC of balanced accuracy
+(mean ± std over seeds), the paired gap to random (mean and 95% t-interval over the seeds both
+share), final balanced and minority-class accuracy, classes discovered and labelled-set ir; then
+the same quantities at each budget.
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchmark.core.metrics import area_under_budget_curve
+from benchmark.report.consolidate import describe_setting, setting_columns
+
+ORACLE_MARK = "†"
+
+
+@dataclass
+class SettingBoard:
+    title: str
+    ranking: pd.DataFrame
+    per_budget: pd.DataFrame
+    curves: pd.DataFrame  # method, labels_used, mean, std
+    baseline: str = "random"
+
+
+def _ci95(values: np.ndarray) -> float:
+    from scipy import stats
+
+    values = values[np.isfinite(values)]
+    if len(values) < 2:
+        return float("nan")
+    return float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values)))
+
+
+def _fmt(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
+    if not np.isfinite(mean):
+        return "–"
+    if not np.isfinite(std):
+        return f"{mean * scale:.{digits}f}"
+    return f"{mean * scale:.{digits}f} ± {std * scale:.{digits}f}"
+
+
+def per_seed_summary(table: pd.DataFrame) -> pd.DataFrame:
+    """One row per (setting, method, seed): AUBC and final-round metrics."""
+    keys = setting_columns() + ["method", "seed", "uses_hidden_labels"]
+    rows = []
+    for key, g in table.groupby(keys, sort=False):
+        g = g.sort_values("round")
+        last = g.iloc[-1]
+        rows.append({**dict(zip(keys, key)),
+                     "aubc": area_under_budget_curve(g["labels_used"], g["balanced_accuracy"]),
+                     "final_balanced_accuracy": last["balanced_accuracy"],
+                     "final_accuracy": last["accuracy"],
+                     "final_minority_accuracy": last["minority_accuracy"],
+                     "classes_discovered": last["classes_discovered"],
+                     "labelled_ir": last["labelled_ir"]})
+    return pd.DataFrame(rows)
+
+
+def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
+    if table.empty:
+        return []
+    seeds = per_seed_summary(table)
+    boards = []
+    for key, g in seeds.groupby(setting_columns(), sort=False):
+        base = g[g["method"] == baseline].set_index("seed")["aubc"]
+        rows = []
+        for method, m in g.groupby("method", sort=False):
+            paired = m.set_index("seed")["aubc"].sub(base).dropna() if len(base) else pd.Series(dtype=float)
+            name = str(method) + (ORACLE_MARK if m["uses_hidden_labels"].any() else "")
+            rows.append({
+                "method": name,
+                "aubc_mean": m["aubc"].mean(), "aubc_std": m["aubc"].std(ddof=1),
+                "gap_mean": paired.mean() if len(paired) else np.nan,
+                "gap_ci95": _ci95(paired.to_numpy()) if len(paired) else np.nan,
+                "final_mean": m["final_balanced_accuracy"].mean(), "final_std": m["final_balanced_accuracy"].std(ddof=1),
+                "minority_mean": m["final_minority_accuracy"].mean(),
+                "classes": m["classes_discovered"].mean(), "ir": m["labelled_ir"].mean(),
+                "seeds": len(m),
+            })
+        ranking = pd.DataFrame(rows).sort_values("aubc_mean", ascending=False).reset_index(drop=True)
+        ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
+        sub = table.merge(g[setting_columns()].drop_duplicates(), on=setting_columns())
+        sub = sub.assign(method=sub["method"] + np.where(sub["uses_hidden_labels"], ORACLE_MARK, ""))
+        curves = (sub.groupby(["method", "labels_used"])
+                  .agg(mean=("balanced_accuracy", "mean"), std=("balanced_accuracy", "std"),
+                       classes=("classes_discovered", "mean"), ir=("labelled_ir", "mean"))
+                  .reset_index())
+        per_budget = curves.pivot(index="method", columns="labels_used", values="mean")
+        boards.append(SettingBoard(describe_setting(key), ranking, per_budget, curves, baseline))
+    return boards
+
+
+def _fmt_gap(is_baseline: bool, mean: float, ci: float) -> str:
+    if is_baseline:
+        return "baseline"
+    if not np.isfinite(mean):
+        return "–"
+    return f"{mean * 100:+.1f}" + (f" ± {ci * 100:.1f}" if np.isfinite(ci) else "")
+
+
+def ranking_display(r: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
+    return pd.DataFrame({
+        "#": r["rank"],
+        "method": r["method"],
+        "AUBC (bal. acc %)": [_fmt(m, s) for m, s in zip(r["aubc_mean"], r["aubc_std"])],
+        "Δ random (95% CI)": [_fmt_gap(name.rstrip(ORACLE_MARK) == baseline, m, c)
+                              for name, m, c in zip(r["method"], r["gap_mean"], r["gap_ci95"])],
+        "final bal. acc %": [_fmt(m, s) for m, s in zip(r["final_mean"], r["final_std"])],
+        "minority acc %": [_fmt(m, np.nan) for m in r["minority_mean"]],
+        "classes": [f"{c:.1f}" for c in r["classes"]],
+        "ir": [f"{v:.3f}" for v in r["ir"]],
+        "seeds": r["seeds"],
+    })
+
+
+def per_budget_display(b: SettingBoard) -> pd.DataFrame:
+    c = b.curves
+    cell = c.assign(text=[f"{m * 100:.1f} · {k:.1f} · {i:.2f}" for m, k, i in zip(c["mean"], c["classes"], c["ir"])])
+    out = cell.pivot(index="method", columns="labels_used", values="text")
+    out = out.reindex([m for m in b.ranking["method"] if m in out.index])
+    out.columns = [f"{int(x)} labels" for x in out.columns]
+    return out.reset_index()
+
+
+def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, failed: int) -> str:
+    lines = [f"# Leaderboard: {suite_name}", ""]
+    lines.append("Ranked by area under the budget curve (AUBC) of test accuracy averaged over classes; "
+                 "mean ± std over seeds. Δ random is the paired per-seed AUBC difference with a 95% t-interval. "
+                 "Final columns are at the last budget. ir = σ/μ of the labelled set's class counts.")
+    if any(ORACLE_MARK in m for b in boards for m in b.ranking["method"]):
+        lines.append(f"{ORACLE_MARK} uses hidden labels (oracle ablation): an upper limit, not a competitor.")
+    if missing or failed:
+        lines.append(f"**Incomplete:** {missing} cell(s) not run yet, {failed} failed (see `albench status`).")
+    for b in boards:
+        lines += ["", f"## {b.title}", "", ranking_display(b.ranking, b.baseline).to_markdown(index=False), "",
+                  "Balanced accuracy % · classes discovered · labelled ir, at each budget:", "",
+                  per_budget_display(b).to_markdown(index=False)]
+    return "\n".join(lines) + "\n"
+
+
+def plot_panels(panels: list[tuple[str, pd.DataFrame, list[str]]], path: Path, ylabel: str) -> None:
+    """One learning-curve panel per (title, curves, method order); curves has method, labels_used,
+    mean and std (fractions). Mean ± std bands; oracle ablations (†) dashed; 20 distinct colours."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
+    for ax, (title, curves, order) in zip(axes[0], panels):
+        colors = plt.get_cmap("tab20").colors  # type: ignore[attr-defined]
+        ax.set_prop_cycle(color=colors[::2] + colors[1::2])
+        for method in order:
+            c = curves[curves["method"] == method].sort_values("labels_used")
+            x, m, s = c["labels_used"], c["mean"] * 100, c["std"].fillna(0) * 100
+            ax.plot(x, m, marker="o", ms=3, label=method, ls="--" if ORACLE_MARK in method else "-")
+            ax.fill_between(x, m - s, m + s, alpha=0.15)
+        ax.set_title(title, fontsize=8)
+        ax.set_xlabel("labels used")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=6)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_curves(boards: list[SettingBoard], path: Path) -> None:
+    plot_panels([(b.title, b.curves, list(b.ranking["method"])) for b in boards], path,
+                "test accuracy averaged over classes (%)")
+
+
+def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, failed: int) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(width=None if sys.stdout.isatty() else 160)
+    for b in boards:
+        disp = ranking_display(b.ranking, b.baseline)
+        t = Table(title=f"{suite_name}: {b.title}", title_justify="left")
+        for col in disp.columns:
+            t.add_column(str(col), justify="left" if col == "method" else "right")
+        for row in disp.itertuples(index=False):
+            t.add_row(*[str(v) for v in row])
+        console.print(t)
+    if missing or failed:
+        console.print(f"[yellow]Incomplete: {missing} cell(s) not run, {failed} failed.[/yellow]")

@@ -1,0 +1,151 @@
+"""run_cell: the one runner for every scenario.
+
+load the pool → induce imbalance → split (the scenario's ``prepare``) → build the task model →
+for each round b = 0..R: train (if anything is labelled) → evaluate → [b < R: infer what the
+method needs → select → label] → the cell's result. The scenario says what a round is; per-round
+metrics, AUBC and phase costs mean the same in every scenario.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from benchmark.core.environment import environment
+from benchmark.core.errors import AlbenchError
+from benchmark.core.metrics import (
+    area_under_budget_curve,
+    classification_metrics,
+    labelled_set_metrics,
+)
+from benchmark.core.profiling import CellLog, PassCounter, PhaseTimer
+from benchmark.core.registry import METHODS, SCENARIOS
+from benchmark.core.result import CellResult
+from benchmark.core.spec import FULL_POOL_METHOD, CellSpec
+from benchmark.data.oracle import RoundOracle
+from benchmark.data.pool import ImagePool
+from benchmark.data.splits import Splits
+from benchmark.scenarios.base import Episode, Scenario
+from benchmark.select.api import Needs, QueryStrategy, SelectionView, validate_selection
+
+
+def scenario_of(spec: CellSpec) -> Scenario:
+    """The validated scenario object of a cell (its ``kind`` picks the registered class)."""
+    mapping = spec.to_dict()["scenario"]
+    cls: Any = SCENARIOS.get(str(mapping.get("kind", "iterative")))
+    scenario: Scenario = cls.from_mapping(mapping)
+    return scenario
+
+
+def prepare(spec: CellSpec, root: str | Path | None = None) -> tuple[ImagePool, Scenario, Splits]:
+    """The dataset, the validated scenario and the cell's paired splits (for reports and tests)."""
+    scenario = scenario_of(spec)
+    pool, splits = scenario.load_splits(spec, root)
+    return pool, scenario, splits
+
+
+def create_method(spec: CellSpec) -> QueryStrategy:
+    if spec.method.name == FULL_POOL_METHOD:
+        return QueryStrategy()  # the acc_full reference labels everything up front and never selects
+    return METHODS.create(spec.method.name, **spec.method.to_dict()["params"])
+
+
+def round_view(episode: Episode, needs: Needs, method: QueryStrategy, labelled: np.ndarray,
+               labelled_y: np.ndarray, b: int, timer: PhaseTimer, counter: PassCounter,
+               round_oracle: RoundOracle) -> SelectionView:
+    """What a method sees in round b: the scenario's inference (the *infer* phase), the pass counter,
+    and the round's oracle for methods that label inside ``select``."""
+    unlabelled = np.setdiff1d(np.arange(len(episode.splits.pool_idx)), labelled)
+    with timer.phase("infer"):
+        view = episode.view(needs, method, labelled, labelled_y, unlabelled, b)
+    return replace(view, counter=counter, oracle=round_oracle if needs.oracle else None)
+
+
+def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
+    log = CellLog()
+    counter = PassCounter()
+    timer = PhaseTimer(counter)
+    scenario = scenario_of(spec)
+    episode = scenario.prepare(spec, root, timer, counter, log)
+    method = create_method(spec)
+    needs = method.needs()
+    scenario.check_method(spec.method.name, needs)
+    if needs.hidden_labels and not method.uses_hidden_labels:
+        raise AlbenchError(f"Method {spec.method.name!r} asks for hidden labels without declaring "
+                           f"uses_hidden_labels = True (only oracle ablations may).")
+    episode.start(needs)
+    splits, oracle = episode.splits, episode.oracle
+
+    labelled = np.asarray(splits.initial, dtype=np.int64)
+    labelled_y = oracle.reveal(labelled)
+    rows: list[dict[str, Any]] = []
+    selections: list[dict[str, int]] = [{"round": -1, "position": int(p), "pool_index": int(splits.pool_idx[p])}
+                                        for p in labelled]
+    predictions: list[np.ndarray] = []
+    for b in range(episode.rounds + 1):
+        row: dict[str, Any] = {}
+        if episode.evaluates(b, len(labelled)):
+            with timer.phase("train"):
+                fit_info = episode.fit(labelled, labelled_y, b)
+            with timer.phase("evaluate"):
+                pred = episode.predict_test()
+            predictions.append(pred)
+            row = {"round": b, **labelled_set_metrics(labelled_y, episode.num_classes),
+                   **classification_metrics(splits.test_y, pred, episode.num_classes, splits.induced.minority_classes),
+                   **episode.row_extras(fit_info)}
+            if hasattr(method, "switched_at_"):
+                row["switched_at"] = np.nan if method.switched_at_ is None else int(method.switched_at_)
+        if b < episode.rounds:
+            k = episode.per_round(b)
+            round_oracle = RoundOracle(oracle, limit=k)
+            chosen = episode.scripted_batch(b)
+            if chosen is None:
+                view = round_view(episode, needs, method, labelled, labelled_y, b, timer, counter, round_oracle)
+                with timer.phase("select"):
+                    chosen = method.select(view, k, episode.select_rng(b))
+                chosen = validate_selection(chosen, view, k, spec.method.name)
+            with timer.phase("label"):
+                new_y = round_oracle.label_rest(chosen)
+            labelled = np.concatenate([labelled, chosen])
+            labelled_y = np.concatenate([labelled_y, new_y])
+            selections += [{"round": b, "position": int(p), "pool_index": int(splits.pool_idx[p])} for p in chosen]
+        if row:
+            row.update(timer.flush())
+            rows.append(row)
+            log.say(f"round {b}: labels={row['labels_used']} acc={row['accuracy']:.4f} "
+                    f"bal={row['balanced_accuracy']:.4f} classes={row['classes_discovered']} "
+                    f"ir={row['labelled_ir']:.3f}")
+
+    rounds = pd.DataFrame(rows)
+    rounds.insert(0, "cell_id", spec.cell_id)
+    last = rounds.iloc[-1]
+    summary = {
+        "cell_id": spec.cell_id,
+        "label": spec.label(),
+        "scenario": getattr(scenario, "kind", type(scenario).__name__),
+        "rounds": episode.rounds,
+        "budget": int(len(labelled)),
+        "num_classes": episode.num_classes,
+        "pool_size": int(len(splits.pool_idx)),
+        "pool_ir": splits.induced.achieved_ir,
+        "minority_classes": list(splits.induced.minority_classes),
+        "final_accuracy": float(last["accuracy"]),
+        "final_balanced_accuracy": float(last["balanced_accuracy"]),
+        "final_minority_accuracy": float(last["minority_accuracy"]),
+        "final_classes_discovered": int(last["classes_discovered"]),
+        "final_labelled_ir": float(last["labelled_ir"]),
+        "aubc": area_under_budget_curve(rounds["labels_used"], rounds["balanced_accuracy"]),
+        "uses_hidden_labels": bool(method.uses_hidden_labels),
+        "seconds": round(log.elapsed(), 3),
+        "forward_passes": counter.forward,
+        "backward_passes": counter.backward,
+        "induced": splits.induced.info,
+        **episode.summary_extras(),
+    }
+    return CellResult(spec=spec, rounds=rounds, selections=pd.DataFrame(selections),
+                      predictions=np.stack(predictions).astype(np.int16),
+                      summary=summary, environment=environment(episode.device), log=log.text(),
+                      test_labels=np.asarray(splits.test_y, dtype=np.int16))
