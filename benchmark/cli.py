@@ -248,10 +248,11 @@ def cmd_datasets_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
-    from benchmark.core.registry import DATASETS, IMBALANCES, METHODS, MODELS, discover
+    from benchmark.core.registry import DATASETS, IMBALANCES, METHODS, MODELS, SCENARIOS, discover
 
     discover(args.plugins)
-    registry = {"methods": METHODS, "datasets": DATASETS, "imbalances": IMBALANCES, "models": MODELS}[args.what]
+    registry = {"methods": METHODS, "datasets": DATASETS, "imbalances": IMBALANCES, "models": MODELS,
+                "scenarios": SCENARIOS}[args.what]
     for name in registry.names(args.pattern):
         factory = registry.get(name)
         doc = (factory.__doc__ or "").strip()
@@ -261,7 +262,7 @@ def cmd_list(args: argparse.Namespace) -> int:
         else:
             print(f"{name:<20} {textwrap.shorten(first, 100)}")
     if args.what == "methods":
-        print("(every method also exists as '<name>+bal': the WACV 2020 balancing step around it, one-shot scenarios)")
+        print("(every method also exists as '<name>+bal': the WACV 2020 balancing step around it)")
     return 0
 
 
@@ -329,7 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.set_defaults(func=cmd_datasets_stats)
 
     p = sub.add_parser("list", help="list registered components")
-    p.add_argument("what", choices=["methods", "datasets", "imbalances", "models"])
+    p.add_argument("what", choices=["methods", "datasets", "imbalances", "models", "scenarios"])
     p.add_argument("pattern", nargs="?", default="*", help="wildcard filter, e.g. 'ent*'")
     p.add_argument("-v", "--verbose", action="store_true")
     _common(p)
