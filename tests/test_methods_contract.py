@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from benchmark.core.errors import AlbenchError
 from benchmark.core.registry import METHODS, discover
 from benchmark.select.api import Needs, QueryStrategy, SelectionView
 from benchmark.testing import MethodCheckError, check_method, tiny_round
@@ -23,7 +24,11 @@ def test_conforms(name):
 
 def test_variants_are_listed():
     assert "entropy+bal" in ALL_METHODS and "entropy+bal" not in BASE_METHODS
-    assert len(ALL_METHODS) == 2 * len(BASE_METHODS)
+    labels_inside = [n for n in BASE_METHODS if METHODS.create(n).needs().oracle]
+    assert labels_inside == ["galaxy"]  # +bal cannot wrap a method that labels inside its own select
+    assert set(ALL_METHODS) == set(BASE_METHODS) | {f"{n}+bal" for n in BASE_METHODS if n not in labels_inside}
+    with pytest.raises(AlbenchError, match="does not apply to 'galaxy'"):
+        METHODS.get("galaxy+bal")
 
 
 class _PositionsWithinUnlabelled(QueryStrategy):

@@ -44,11 +44,14 @@ class Registry(Generic[T]):
         self._entries: dict[str, Callable[..., T]] = {}
         self._sources: dict[str, str] = {}
         self._suffixes: dict[str, Callable[[str, Callable[..., T]], Callable[..., T]]] = {}
+        self._applies: dict[str, Callable[[Callable[..., T]], bool]] = {}
 
-    def register_suffix(self, suffix: str, wrap: Callable[[str, Callable[..., T]], Callable[..., T]]) -> None:
+    def register_suffix(self, suffix: str, wrap: Callable[[str, Callable[..., T]], Callable[..., T]],
+                        applies: Callable[[Callable[..., T]], bool] = lambda factory: True) -> None:
         """``<name><suffix>`` resolves to ``wrap(name, factory_of_name)`` for every registered name
-        (the WACV balancing step: ``entropy+bal``)."""
+        that ``applies`` accepts (the WACV balancing step: ``entropy+bal``)."""
         self._suffixes[suffix] = wrap
+        self._applies[suffix] = applies
 
     def register(self, name: str) -> Callable[[Callable[..., T]], Callable[..., T]]:
         def deco(factory: Callable[..., T]) -> Callable[..., T]:
@@ -72,6 +75,8 @@ class Registry(Generic[T]):
         for suffix, wrap in self._suffixes.items():
             base = name[: -len(suffix)]
             if name.endswith(suffix) and base in self._entries:
+                if not self._applies[suffix](self._entries[base]):
+                    raise AlbenchError(f"{self.kind} {name!r}: {suffix!r} does not apply to {base!r}.")
                 return wrap(base, self._entries[base])
         raise UnknownNameError(self.kind, name, self._entries)
 
@@ -91,7 +96,7 @@ class Registry(Generic[T]):
         discover()
         names = list(self._entries)
         if variants:
-            names += [n + sfx for sfx in self._suffixes for n in self._entries]
+            names += [n + sfx for sfx in self._suffixes for n in self._entries if self._applies[sfx](self._entries[n])]
         return sorted(n for n in names if fnmatch.fnmatch(n, pattern))
 
     def __contains__(self, name: str) -> bool:

@@ -106,4 +106,13 @@ def _wrap(name: str, factory: Callable[..., QueryStrategy]) -> type:
         "version": f"bal1-{getattr(factory, 'version', '1')}", "registered_name": f"{name}+bal"})
 
 
-METHODS.register_suffix("+bal", _wrap)
+def _labels_in_order(factory: Callable[..., QueryStrategy]) -> bool:
+    """+bal labels the base ranking one point at a time; a base that labels inside its own select
+    (GALAXY) would be asked for labels twice."""
+    try:
+        return not factory().needs().oracle
+    except Exception:  # a base whose defaults cannot be built is judged when it is created
+        return True
+
+
+METHODS.register_suffix("+bal", _wrap, applies=_labels_in_order)
