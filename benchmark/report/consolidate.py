@@ -47,6 +47,7 @@ def consolidate(cells: tuple[CellSpec, ...] | list[CellSpec], store: ResultStore
         summary = store.read_summary(spec.cell_id)
         meta = spec_columns(spec)
         meta["uses_hidden_labels"] = bool(summary.get("uses_hidden_labels", False))
+        meta["extra_labels"] = int(summary.get("extra_labels", 0))
         meta["pool_ir"] = summary.get("pool_ir")
         for key, value in reversed(list(meta.items())):
             rounds.insert(0, key, value)

@@ -19,7 +19,7 @@ import pandas as pd
 from benchmark.core.spec import CellSpec
 from benchmark.execute.store import ResultStore
 from benchmark.report.consolidate import describe_setting, setting_columns, spec_columns
-from benchmark.report.leaderboard import ORACLE_MARK, plot_panels
+from benchmark.report.leaderboard import mark, plot_panels
 
 
 @dataclass
@@ -51,10 +51,6 @@ def _fmt(values: pd.Series) -> str:
     return f"{100 * v.mean():.1f} ± {100 * v.std(ddof=1):.1f}" if len(v) > 1 else f"{100 * v.mean():.1f}"
 
 
-def _label(method: str, oracle: bool) -> str:
-    return method + (ORACLE_MARK if oracle else "")
-
-
 def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any] | None = None,
           root: str | Path | None = None) -> list[SettingCurves]:
     options = options or {}
@@ -71,7 +67,7 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
         key = tuple(meta[c] for c in setting_columns())
         rounds = store.read_rounds(spec.cell_id)
         summary = store.read_summary(spec.cell_id)
-        oracle = bool(summary.get("uses_hidden_labels", False))
+        name = mark(meta["method"], bool(summary.get("uses_hidden_labels", False)), int(summary.get("extra_labels", 0)))
         minority = list(minority_opt if minority_opt is not None else summary.get("minority_classes", []))
         preds = store.read_predictions(spec.cell_id)
         split_id = repr((spec.dataset, spec.imbalance, dict(spec.scenario), spec.seed))
@@ -79,23 +75,23 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
             test_cache[split_id] = _test_labels(spec, store, root)
         y = test_cache[split_id]
         in_minority = np.isin(y, minority) if minority else np.zeros(len(y), bool)
-        for _, r in rounds.iterrows():
+        for row, (_, r) in enumerate(rounds.iterrows()):  # predictions are stored one row per evaluated round
             b = int(r["round"])
             al_fwd = r.get("infer_forward", 0) + r.get("select_forward", 0)
             al_bwd = r.get("infer_backward", 0) + r.get("select_backward", 0)
-            rows.append({"setting": key, "method": _label(meta["method"], oracle), "seed": spec.seed, "round": b,
+            rows.append({"setting": key, "method": name, "seed": spec.seed, "round": b,
                          "labels_used": int(r["labels_used"]), "accuracy": float(r["accuracy"]),
-                         "minority_accuracy": float((preds[b][in_minority] == y[in_minority]).mean()) if in_minority.any() else np.nan,
+                         "minority_accuracy": float((preds[row][in_minority] == y[in_minority]).mean()) if in_minority.any() else np.nan,
                          "al_forward": al_fwd, "al_backward": al_bwd,
                          "al_seconds": r.get("infer_seconds", 0) + r.get("select_seconds", 0),
                          "train_forward": r.get("train_forward", 0), "train_backward": r.get("train_backward", 0),
                          "train_seconds": r.get("train_seconds", 0), "selects": b < rounds["round"].max()})
-        if meta["method"] in conf_methods and conf_round < len(preds):
+        conf_rows = np.flatnonzero(rounds["round"].to_numpy() == conf_round)
+        if meta["method"] in conf_methods and len(conf_rows):
             classes = int(max(y.max(), preds.max()) + 1)
             cm = np.zeros((classes, classes), dtype=np.int64)
-            np.add.at(cm, (y, preds[conf_round]), 1)
+            np.add.at(cm, (y, preds[conf_rows[0]]), 1)
             confusion.setdefault(key, {})
-            name = _label(meta["method"], oracle)
             confusion[key][name] = confusion[key].get(name, 0) + cm
     if not rows:
         return []

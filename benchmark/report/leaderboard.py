@@ -17,7 +17,18 @@ import pandas as pd
 from benchmark.core.metrics import area_under_budget_curve
 from benchmark.report.consolidate import describe_setting, setting_columns
 
-ORACLE_MARK = "†"
+ORACLE_MARK = "†"  # reads hidden labels: an oracle ablation
+EXTRA_LABELS_MARK = "‡"  # reads labelled data outside the budget (the FK methods' validation set)
+MIN_SEEDS = 3
+
+
+def mark(method: str, oracle: bool, extra_labels: int) -> str:
+    """A method's name as tables show it: † for oracle ablations, ‡ for labels outside the budget."""
+    return method + (ORACLE_MARK if oracle else "") + (EXTRA_LABELS_MARK if extra_labels else "")
+
+
+def unmark(name: str) -> str:
+    return name.rstrip(ORACLE_MARK + EXTRA_LABELS_MARK)
 
 
 @dataclass
@@ -48,7 +59,9 @@ def _fmt(mean: float, std: float, scale: float = 100.0, digits: int = 1) -> str:
 
 def per_seed_summary(table: pd.DataFrame) -> pd.DataFrame:
     """One row per (setting, method, seed): AUBC and final-round metrics."""
-    keys = setting_columns() + ["method", "seed", "uses_hidden_labels"]
+    if "extra_labels" not in table:
+        table = table.assign(extra_labels=0)
+    keys = setting_columns() + ["method", "seed", "uses_hidden_labels", "extra_labels"]
     rows = []
     for key, g in table.groupby(keys, sort=False):
         g = g.sort_values("round")
@@ -73,9 +86,9 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
         rows = []
         for method, m in g.groupby("method", sort=False):
             paired = m.set_index("seed")["aubc"].sub(base).dropna() if len(base) else pd.Series(dtype=float)
-            name = str(method) + (ORACLE_MARK if m["uses_hidden_labels"].any() else "")
+            name = mark(str(method), bool(m["uses_hidden_labels"].any()), int(m["extra_labels"].max()))
             rows.append({
-                "method": name,
+                "method": name, "extra_labels": int(m["extra_labels"].max()),
                 "aubc_mean": m["aubc"].mean(), "aubc_std": m["aubc"].std(ddof=1),
                 "gap_mean": paired.mean() if len(paired) else np.nan,
                 "gap_ci95": _ci95(paired.to_numpy()) if len(paired) else np.nan,
@@ -87,7 +100,9 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
         ranking = pd.DataFrame(rows).sort_values("aubc_mean", ascending=False).reset_index(drop=True)
         ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
         sub = table.merge(g[setting_columns()].drop_duplicates(), on=setting_columns())
-        sub = sub.assign(method=sub["method"] + np.where(sub["uses_hidden_labels"], ORACLE_MARK, ""))
+        extra = sub["extra_labels"] if "extra_labels" in sub else pd.Series(0, index=sub.index)
+        sub = sub.assign(method=[mark(m, bool(o), int(e)) for m, o, e in
+                                 zip(sub["method"], sub["uses_hidden_labels"], extra)])
         curves = (sub.groupby(["method", "labels_used"])
                   .agg(mean=("balanced_accuracy", "mean"), std=("balanced_accuracy", "std"),
                        classes=("classes_discovered", "mean"), ir=("labelled_ir", "mean"))
@@ -110,7 +125,7 @@ def ranking_display(r: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
         "#": r["rank"],
         "method": r["method"],
         "AUBC (bal. acc %)": [_fmt(m, s) for m, s in zip(r["aubc_mean"], r["aubc_std"])],
-        "Δ random (95% CI)": [_fmt_gap(name.rstrip(ORACLE_MARK) == baseline, m, c)
+        "Δ random (95% CI)": [_fmt_gap(unmark(name) == baseline, m, c)
                               for name, m, c in zip(r["method"], r["gap_mean"], r["gap_ci95"])],
         "final bal. acc %": [_fmt(m, s) for m, s in zip(r["final_mean"], r["final_std"])],
         "minority acc %": [_fmt(m, np.nan) for m in r["minority_mean"]],
@@ -129,13 +144,28 @@ def per_budget_display(b: SettingBoard) -> pd.DataFrame:
     return out.reset_index()
 
 
+def notes(boards: list[SettingBoard]) -> list[str]:
+    """What a careful reader must know: oracle rows, labels outside the budget, too few seeds."""
+    out = []
+    if any(ORACLE_MARK in m for b in boards for m in b.ranking["method"]):
+        out.append(f"{ORACLE_MARK} uses hidden labels (oracle ablation): an upper limit, not a competitor.")
+    extra = sorted({int(e) for b in boards for e in b.ranking["extra_labels"] if e})
+    if extra:
+        out.append(f"{EXTRA_LABELS_MARK} also reads {', '.join(map(str, extra))} labelled validation images outside "
+                   f"the labelling budget (weak supervision, CVPR 2020 Alg. 1 line 3): not a same-budget comparison.")
+    few = sorted({int(s) for b in boards for s in b.ranking["seeds"] if s < MIN_SEEDS})
+    if few:
+        out.append(f"**Few seeds:** some rows have only {', '.join(map(str, few))} seed(s); their ± and 95% "
+                   f"intervals rest on too few runs to separate methods. Use at least {MIN_SEEDS} (5-10 to cite a gap).")
+    return out
+
+
 def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, failed: int) -> str:
     lines = [f"# Leaderboard: {suite_name}", ""]
     lines.append("Ranked by area under the budget curve (AUBC) of test accuracy averaged over classes; "
                  "mean ± std over seeds. Δ random is the paired per-seed AUBC difference with a 95% t-interval. "
                  "Final columns are at the last budget. ir = σ/μ of the labelled set's class counts.")
-    if any(ORACLE_MARK in m for b in boards for m in b.ranking["method"]):
-        lines.append(f"{ORACLE_MARK} uses hidden labels (oracle ablation): an upper limit, not a competitor.")
+    lines += notes(boards)
     if missing or failed:
         lines.append(f"**Incomplete:** {missing} cell(s) not run yet, {failed} failed (see `albench status`).")
     for b in boards:
@@ -191,5 +221,7 @@ def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, fa
         for row in disp.itertuples(index=False):
             t.add_row(*[str(v) for v in row])
         console.print(t)
+    for note in notes(boards):
+        console.print(note)
     if missing or failed:
         console.print(f"[yellow]Incomplete: {missing} cell(s) not run, {failed} failed.[/yellow]")

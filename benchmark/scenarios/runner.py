@@ -139,6 +139,8 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
         "final_labelled_ir": float(last["labelled_ir"]),
         "aubc": area_under_budget_curve(rounds["labels_used"], rounds["balanced_accuracy"]),
         "uses_hidden_labels": bool(method.uses_hidden_labels),
+        # labelled data the method reads outside its budget: the balanced validation set (FK Alg. 1 line 3)
+        "extra_labels": int(len(splits.val_idx)) if needs.validation else 0,
         "seconds": round(log.elapsed(), 3),
         "forward_passes": counter.forward,
         "backward_passes": counter.backward,
