@@ -9,7 +9,7 @@ DATA_ROOT ?= $(if $(ALBENCH_DATA),$(ALBENCH_DATA),../shared/data)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-gpu run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-gpu reports-check run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -53,6 +53,10 @@ leaderboard: install ## consolidate SUITE and write reports/SUITE/ (md, csv, png
 
 profile: install ## per-phase seconds and forward/backward passes per round of SUITE
 	$(BIN)/albench profile $(SUITE)
+
+REPORTS_CHECK ?= quick wacv-offline mnist-short
+reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
+	$(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) --data-root $(DATA_ROOT)
 
 bench: install ## speed and memory benchmarks (pytest-benchmark)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-only -s
