@@ -76,7 +76,14 @@ def test_list_and_status_and_leaderboard(tmp_path, capsys, tiny_suite_file):
     assert (results / "tiny.parquet").exists()
     assert main(["profile", suite, "--results", str(results), "--reports", str(reports)]) == 0
     profile = (reports / "tiny" / "profile.md").read_text()
-    assert "| random" in profile and "infer fwd" in profile
+    assert "| random" in profile and "infer fwd+bwd" in profile and "accounted %" in profile
+    import pandas as pd
+
+    from benchmark.report.profile import profile_table
+
+    (_, df), = profile_table(pd.read_parquet(results / "tiny.parquet"))
+    assert df["accounted %"].between(90, 100.5).all(), df  # the phases explain the whole cell
+    assert (df["train fwd+bwd"] > 0).all() and df.set_index("method").loc["entropy", "infer fwd+bwd"] > 0
 
 
 def test_console_script_exit_code_on_error(tmp_path):

@@ -26,9 +26,28 @@ class PassCounter:
 
 
 def _peak_rss_mb() -> float:
-    """Peak resident memory of this process so far (MB). ru_maxrss is KB on Linux, bytes on macOS."""
+    """Peak resident memory (MB) since the last ``reset_peak_rss()``: Linux's VmHWM, else the
+    process's lifetime high-water mark (ru_maxrss: KB on Linux, bytes on macOS)."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / (1024 * 1024) if sys.platform == "darwin" else peak / 1024
+
+
+def reset_peak_rss() -> bool:
+    """Start a new high-water mark of resident memory (Linux: /proc/self/clear_refs), so that a
+    worker's peak memory is per cell, not per process lifetime. False where unsupported."""
+    try:
+        with open("/proc/self/clear_refs", "w") as fh:
+            fh.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _cuda_reset() -> bool:

@@ -49,6 +49,7 @@ def consolidate(cells: tuple[CellSpec, ...] | list[CellSpec], store: ResultStore
         meta["uses_hidden_labels"] = bool(summary.get("uses_hidden_labels", False))
         meta["extra_labels"] = int(summary.get("extra_labels", 0))
         meta["pool_ir"] = summary.get("pool_ir")
+        meta["cell_seconds"] = summary.get("seconds")
         for key, value in reversed(list(meta.items())):
             rounds.insert(0, key, value)
         frames.append(rounds)

@@ -21,7 +21,7 @@ from benchmark.core.metrics import (
     classification_metrics,
     labelled_set_metrics,
 )
-from benchmark.core.profiling import CellLog, PassCounter, PhaseTimer
+from benchmark.core.profiling import CellLog, PassCounter, PhaseTimer, reset_peak_rss
 from benchmark.core.registry import METHODS, SCENARIOS
 from benchmark.core.result import CellResult
 from benchmark.core.spec import FULL_POOL_METHOD, CellSpec
@@ -65,6 +65,7 @@ def round_view(episode: Episode, needs: Needs, method: QueryStrategy, labelled: 
 
 
 def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
+    reset_peak_rss()  # peak memory is per cell, even in a long-lived worker
     log = CellLog()
     counter = PassCounter()
     timer = PhaseTimer(counter)
