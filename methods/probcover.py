@@ -255,19 +255,21 @@ class ProbCover(QueryStrategy):
     (pseudo-labels; KMeans up to 50 clusters, MiniBatchKMeans above, greedy k-means++ seeding on a
     15,000-point sample as in TypiClust's file), purity(δ) = fraction of points whose δ-ball holds
     only their own cluster, and δ = the largest value of the grid 0.05, 0.10, ..., 2.00 with
-    purity ≥ ``alpha`` = 0.95 (the smallest grid value if none). It is computed once per cell, in the first round, and kept in ``delta_``
-    (with the grid's purities in ``purity_``) for the later rounds, although the embedding changes.
+    purity ≥ ``alpha`` = 0.95 (the smallest grid value if none). It is computed once per cell, in the
+    first round, and kept in ``delta_`` (with the grid's purities in ``purity_``) for the later
+    rounds, although the embedding changes; ``graph_edges_`` records each round's graph size.
 
     Scale (the official code builds the full graph on a GPU in batches of 500 rows, with no cap; on a
     CPU an N × N pass over 1.2M points is out of reach):
     - purity is estimated on ``purity_sample`` = 3,000 random query points (all points when there are
       fewer), each against the *whole* pool (an unbiased estimate; standard error about 0.004 at purity 0.95);
-    - up to ``exact_limit`` = 50,000 points the graph is exact; above, edges are only searched inside
-      cells of a k-means partition, the purity clustering itself when it has at most ~10,000
-      points per cell (e.g. 1,000 classes at 1.2M), otherwise a finer k-means with N/10,000 cells
-      (re-clustered each round). Since δ is chosen so that a fraction ≥ α of the balls is pure, i.e.
-      holds no point of another cluster, the dropped edges are only those of the ≤ 1 − α impure
-      balls (with an explicit ``delta`` the fraction is not controlled);
+    - up to ``exact_limit`` = 50,000 points the graph is exact; above, edges (and so the labelled
+      set's coverage too) are only searched inside the cells of a k-means partition into
+      max(C, ⌈N / 10,000⌉) clusters: in the first round the purity clustering itself when that count
+      is C (e.g. 1,000 classes at 1.2M), otherwise, and in every later round, a new k-means. Since δ
+      is chosen so that a fraction ≥ α of the balls is pure, i.e. holds no point of another cluster,
+      the dropped edges are only those of the ≤ 1 − α impure balls (with an explicit ``delta``, or
+      finer cells, or in later rounds, that fraction is not controlled);
     - more than ``max_edges`` = 500M edges (2 GB) raise an error that asks for a smaller δ.
     Cost at 1.2M × 512 and 1,000 classes: k-means, 3,000 × N distances for purity, Σ n_c² within
     cells; memory O(N·d + edges).
