@@ -9,7 +9,7 @@ DATA_ROOT ?= $(if $(ALBENCH_DATA),$(ALBENCH_DATA),../shared/data)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -61,6 +61,9 @@ reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CH
 BENCH_SWEEP_ARGS ?=
 bench-sweep: install ## throughput of an fk-mnist slice (every method row, seed 0, all rounds) → reports/bench-sweep.json; GPU sized (add BENCH_SWEEP_ARGS="--rounds 1" on a CPU)
 	$(BIN)/python -m benchmark.bench_sweep --data-root $(DATA_ROOT) $(BENCH_SWEEP_ARGS)
+
+gpu-data: ## copy MNIST from DATA_ROOT into .data/ (git-ignored) for the device tool's carry (scripts/gpu_check.sh)
+	mkdir -p .data/MNIST/raw && cp $(DATA_ROOT)/MNIST/raw/*.gz .data/MNIST/raw/
 
 bench: install ## speed and memory benchmarks (pytest-benchmark)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-only -s
