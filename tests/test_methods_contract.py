@@ -34,6 +34,8 @@ def test_variants_are_listed():
 class _PositionsWithinUnlabelled(QueryStrategy):
     """A broken method: returns positions within view.unlabelled instead of pool positions."""
 
+    version = "1"
+
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
         return np.arange(k)
 
@@ -41,12 +43,23 @@ class _PositionsWithinUnlabelled(QueryStrategy):
 class _Unseeded(QueryStrategy):
     """A broken method: draws from the global numpy state instead of the rng it is given."""
 
+    version = "1"
+
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
         return np.random.choice(view.unlabelled, k, replace=False)
 
 
+class _NoVersion(QueryStrategy):
+    """A broken method: relies on the base class's version."""
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        return view.unlabelled[:k]
+
+
 class _NoParams(QueryStrategy):
     """A broken method: does not store its constructor parameter."""
+
+    version = "1"
 
     def __init__(self, temperature: float = 1.0):
         self.t = temperature
@@ -59,6 +72,7 @@ class _NoParams(QueryStrategy):
     (_PositionsWithinUnlabelled, "positions within view.unlabelled"),
     (_Unseeded, "same rng seed"),
     (_NoParams, "missing \\['temperature'\\]"),
+    (_NoVersion, "base class's default does not count"),
 ])
 def test_check_method_catches_broken_methods(broken, message):
     with pytest.raises(MethodCheckError, match=message):
@@ -79,6 +93,8 @@ def test_check_method_catches_a_method_reading_unrevealed_labels(monkeypatch):
 
     class Cheat(QueryStrategy):
         """A broken method: peeks at the oracle's hidden labels."""
+
+        version = "1"
 
         def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
             y = episodes[-1].oracle._labels[view.unlabelled % 1_000_000]  # undo the ids shift check
