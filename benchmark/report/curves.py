@@ -8,6 +8,7 @@ tables show them; default: none).
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,9 @@ import pandas as pd
 
 from benchmark.core.spec import CellSpec
 from benchmark.execute.store import ResultStore
+from benchmark.report.colors import MethodPalette
 from benchmark.report.consolidate import describe_setting, setting_columns, spec_columns
-from benchmark.report.leaderboard import mark, plot_panels
+from benchmark.report.leaderboard import band_label, mark, plot_panels
 
 
 @dataclass
@@ -155,12 +157,21 @@ def to_markdown(suite_name: str, description: str, settings: list[SettingCurves]
     return "\n".join(lines)
 
 
-def plot(settings: list[SettingCurves], path: Path) -> None:
+def palette_for(settings: Sequence[SettingCurves], baseline: str = "random") -> MethodPalette:
+    """One colour per method over every method of the settings (pass a suite-wide one to agree with
+    the leaderboard's figures when the suite reports more methods than these settings)."""
+    return MethodPalette([m for s in settings for m in s.curves["method"]], baseline)
+
+
+def plot(settings: list[SettingCurves], path: Path, palette: MethodPalette | None = None) -> None:
     plot_panels([(s.title, s.curves, list(dict.fromkeys(s.curves["method"]))) for s in settings], path,
-                "test accuracy (%)")
+                "test accuracy (%)", palette=palette or palette_for(settings),
+                bands=[band_label([s.seeds]) for s in settings])
 
 
-def plot_confusions(settings: list[SettingCurves], path: Path) -> bool:
+def plot_confusions(settings: list[SettingCurves], path: Path, palette: MethodPalette | None = None) -> bool:
+    """Row-normalised confusion matrices, one panel per (setting, method); the method's name is
+    written in its colour; a colour bar gives the scale."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -169,13 +180,19 @@ def plot_confusions(settings: list[SettingCurves], path: Path) -> bool:
     panels = [(s.title, m, cm) for s in settings for m, cm in s.confusion.items()]
     if not panels:
         return False
-    fig, axes = plt.subplots(1, len(panels), figsize=(4 * len(panels), 4), squeeze=False)
+    palette = palette or palette_for(settings)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.5 * len(panels) + 1, 4.5), squeeze=False)
+    images = []
     for ax, (title, m, cm) in zip(axes[0], panels):
-        ax.imshow(cm, vmin=0, vmax=1, cmap="Blues")
-        ax.set_title(f"{m}\n{title}", fontsize=6)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-    fig.tight_layout()
-    fig.savefig(path, dpi=120)
+        images.append(ax.imshow(100 * cm, vmin=0, vmax=100, cmap="Blues"))
+        ax.set_title(m, fontsize=9, color=palette.color(m), fontweight="bold")
+        ax.text(0.5, -0.2, textwrap.fill(title, 50), transform=ax.transAxes, ha="center", va="top", fontsize=7)
+        if len(cm) <= 20:
+            ax.set_xticks(range(len(cm)))
+            ax.set_yticks(range(len(cm)))
+        ax.set_xlabel("predicted class (index)")
+        ax.set_ylabel("true class (index)")
+    fig.colorbar(images[0], ax=list(axes[0]), label="share of the true class (%)", shrink=0.8)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return True

@@ -8,13 +8,17 @@ the same quantities at each budget.
 from __future__ import annotations
 
 import sys
+import textwrap
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from benchmark.core.metrics import area_under_budget_curve
+from benchmark.report.colors import MethodPalette
 from benchmark.report.consolidate import describe_setting, setting_columns
 
 ORACLE_MARK = "†"  # reads hidden labels: an oracle ablation
@@ -175,37 +179,72 @@ def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, faile
     return "\n".join(lines) + "\n"
 
 
-def plot_panels(panels: list[tuple[str, pd.DataFrame, list[str]]], path: Path, ylabel: str) -> None:
+def band_label(seeds: Iterable[int]) -> str:
+    """What a curve's shaded band is: ± 1 std over the seeds (with their number)."""
+    n = sorted({int(s) for s in seeds})
+    if not n:
+        return "band: ± 1 std over seeds"
+    if n == [1]:
+        return "1 seed: no band"
+    count = str(n[0]) if len(n) == 1 else f"{n[0]}–{n[-1]}"
+    return f"band: ± 1 std over {count} seeds"
+
+
+def plot_panels(panels: list[tuple[str, pd.DataFrame, list[str]]], path: Path, ylabel: str, *,
+                palette: MethodPalette | None = None, bands: Sequence[str] | None = None,
+                xlabel: str = "labels used (count)") -> None:
     """One learning-curve panel per (title, curves, method order); curves has method, labels_used,
-    mean and std (fractions). Mean ± std bands; oracle ablations (†) dashed; 20 distinct colours."""
+    mean and std (fractions). Mean ± std bands (``bands``: one label per panel, e.g. from
+    :func:`band_label`); oracle ablations (†) dashed. One colour per method (``palette``: pass the
+    suite's so that every figure agrees; default, one over the methods shown). Up to three panels a
+    row; more than ten methods move the legend out of the panels into one shared legend."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(panels), figsize=(6.5 * len(panels), 4.5), squeeze=False)
-    for ax, (title, curves, order) in zip(axes[0], panels):
-        colors = plt.get_cmap("tab20").colors  # type: ignore[attr-defined]
-        ax.set_prop_cycle(color=colors[::2] + colors[1::2])
+    if not panels:
+        return
+    palette = palette or MethodPalette([m for _, _, order in panels for m in order])
+    bands = list(bands) if bands is not None else ["band: ± 1 std over seeds"] * len(panels)
+    ncols = min(len(panels), 3)
+    nrows = -(-len(panels) // ncols)
+    shared = max(len(order) for _, _, order in panels) > 10
+    fig, axes = plt.subplots(nrows, ncols, figsize=(6.5 * ncols + (2.5 if shared else 0), 4.8 * nrows), squeeze=False)
+    handles: dict[str, Any] = {}
+    for ax, (title, curves, order), band in zip(axes.flat, panels, bands):
         for method in order:
             c = curves[curves["method"] == method].sort_values("labels_used")
             x, m, s = c["labels_used"], c["mean"] * 100, c["std"].fillna(0) * 100
-            ax.plot(x, m, marker="o", ms=3, label=method, ls="--" if ORACLE_MARK in method else "-")
-            ax.fill_between(x, m - s, m + s, alpha=0.15)
-        ax.set_title(title, fontsize=8)
-        ax.set_xlabel("labels used")
+            color = palette.color(method)
+            (line,) = ax.plot(x, m, marker=palette.marker(method), ms=3.5, lw=1.5, color=color,
+                              ls=palette.linestyle(method), label=method)
+            ax.fill_between(x, m - s, m + s, color=color, alpha=0.12, lw=0)
+            handles.setdefault(method, line)
+        ax.set_title(textwrap.fill(title, 80), fontsize=9)
+        ax.set_xlabel(xlabel)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=6)
+        if shared:
+            ax.text(0.99, 0.01, band, transform=ax.transAxes, ha="right", va="bottom", fontsize=7)
+        else:
+            ax.legend(fontsize=7, title=band, title_fontsize=7, loc="best")
+    for ax in axes.flat[len(panels):]:
+        ax.set_visible(False)
+    if shared:
+        fig.legend(list(handles.values()), list(handles), loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=7)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
 
 
-def plot_curves(boards: list[SettingBoard], path: Path) -> None:
+def plot_curves(boards: list[SettingBoard], path: Path, palette: MethodPalette | None = None) -> None:
+    palette = palette or MethodPalette([m for b in boards for m in b.ranking["method"]],
+                                       boards[0].baseline if boards else "random")
     plot_panels([(b.title, b.curves, list(b.ranking["method"])) for b in boards], path,
-                "test accuracy averaged over classes (%)")
+                "test accuracy averaged over classes (%)", palette=palette,
+                bands=[band_label(b.ranking["seeds"]) for b in boards])
 
 
 def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, failed: int) -> None:
