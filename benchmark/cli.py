@@ -141,8 +141,13 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     (out / "leaderboard.md").write_text(lb.to_markdown(suite.name, boards, missing, failed))
     pd.concat([b.ranking.assign(setting=b.title) for b in boards]).to_csv(out / "leaderboard.csv", index=False)
     lb.plot_curves(boards, out / "learning_curve.png")
+    from benchmark.report import profile as cost
+    from benchmark.report.html import write_html
+
+    page = write_html(suite.name, boards, cost.profile_table(table), out / "html",
+                      description=suite.description, missing=missing, failed=failed)
     lb.print_terminal(suite.name, boards, missing, failed)
-    print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'learning_curve.png'}, "
+    print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'learning_curve.png'}, {page}, "
           f"{Path(args.results) / (suite.name + '.parquet')}")
     return 0
 

@@ -33,14 +33,17 @@ def profile_table(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             wall = per_cell["cell_seconds"].first().groupby("method").mean()
             cols["cell wall s"] = wall
             cols["accounted %"] = 100 * total_phases / wall
-        for p in phases:
-            fwd, bwd = per_cell[f"{p}_forward"].sum(), per_cell[f"{p}_backward"].sum()
+        for p in _present(g, "forward"):
+            fwd = per_cell[f"{p}_forward"].sum()
+            bwd = per_cell[f"{p}_backward"].sum() if f"{p}_backward" in g else 0
             passes = (fwd + bwd).groupby("method").mean()
             if passes.any():
                 cols[f"{p} fwd+bwd"] = passes
-        rss = g[[f"{p}_peak_rss_mb" for p in phases]].max(axis=1)
-        cols["peak RSS MB"] = rss.groupby(g["method"]).max()
-        gpu = g[[f"{p}_gpu_peak_mb" for p in phases]].max(axis=1)
+        rss_cols = [f"{p}_peak_rss_mb" for p in _present(g, "peak_rss_mb")]
+        if rss_cols:
+            cols["peak RSS MB"] = g[rss_cols].max(axis=1).groupby(g["method"]).max()
+        gpu_cols = [f"{p}_gpu_peak_mb" for p in _present(g, "gpu_peak_mb")]
+        gpu = g[gpu_cols].max(axis=1) if gpu_cols else pd.Series(0.0, index=g.index)
         if gpu.any():
             cols["peak GPU MB"] = gpu.groupby(g["method"]).max()
         df = pd.DataFrame(cols).sort_values("phases s")

@@ -71,13 +71,15 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     timer = PhaseTimer(counter)
     scenario = scenario_of(spec)
     episode = scenario.prepare(spec, root, timer, counter, log)
-    method = create_method(spec)
-    needs = method.needs()
+    with timer.phase("load"):  # set-up: the method, the task model(s); rotation pretraining nests as its own phase
+        method = create_method(spec)
+        needs = method.needs()
     scenario.check_method(spec.method.name, needs)
     if needs.hidden_labels and not method.uses_hidden_labels:
         raise AlbenchError(f"Method {spec.method.name!r} asks for hidden labels without declaring "
                            f"uses_hidden_labels = True (only oracle ablations may).")
-    episode.start(needs)
+    with timer.phase("load"):
+        episode.start(needs)
     splits, oracle = episode.splits, episode.oracle
 
     labelled = np.asarray(splits.initial, dtype=np.int64)
