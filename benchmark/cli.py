@@ -1,18 +1,105 @@
-"""The ``albench`` command line: run, status, leaderboard, list."""
+"""The ``albench`` command line: run, status, leaderboard, list.
+
+Every bad input is refused before any cell runs, as one line on stderr: ``albench <command>: error:
+<message>`` and exit code 2 (usage errors from argparse and ``AlbenchError`` alike).
+"""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import textwrap
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from benchmark.core.errors import AlbenchError
 
 
+def one_line(message: str) -> str:
+    """A message with its line breaks collapsed, for a one-line error."""
+    return " ".join(part.strip() for part in str(message).splitlines() if part.strip())
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose usage errors are one line (``albench run: error: ...``), and that lets
+    positionals and options mix in any order (``albench list methods --plugins DIR 'b*'``)."""
+
+    intermixed = True
+    _in_intermixed = False
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {one_line(message)} (see `{self.prog} --help`)\n")
+
+    def parse_known_args(self, args: Any = None, namespace: Any = None) -> Any:  # type: ignore[override]
+        leaf = not any(isinstance(a, argparse._SubParsersAction) for a in self._actions)
+        if not (self.intermixed and leaf) or self._in_intermixed:
+            return super().parse_known_args(args, namespace)
+        self._in_intermixed = True  # parse_known_intermixed_args calls parse_known_args twice itself
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._in_intermixed = False
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 1, got {text!r}")
+    return value
+
+
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be an integer >= 0, got {text!r}")
+    return value
+
+
+def output_folder(text: str) -> str:
+    """argparse type: a folder that exists or can be created (a file there, or above it, is an error).
+    Nothing is created here."""
+    path = Path(text).expanduser()
+    if path.exists() and not path.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder; give a folder that exists or can be created")
+    ancestor = next(p for p in [path, *path.absolute().parents] if p.exists())
+    if not ancestor.is_dir():
+        raise argparse.ArgumentTypeError(f"{text} cannot be created: {ancestor} is a file, not a folder")
+    if ancestor != path and not os.access(ancestor, os.W_OK | os.X_OK):
+        raise argparse.ArgumentTypeError(f"{text} cannot be created: {ancestor} is not writable")
+    return text
+
+
+def input_folder(text: str) -> str:
+    """argparse type: a folder to read from (it may be missing, which later errors explain; not a file)."""
+    if Path(text).expanduser().is_file():
+        raise argparse.ArgumentTypeError(f"{text} is a file, not a folder")
+    return text
+
+
+def json_object(text: str) -> dict[str, Any]:
+    """argparse type: a JSON object (``'{"ir": 0.75}'``)."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"ir\": 0.75}}', got {text!r} ({exc})") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError(f"must be a JSON object such as '{{\"ir\": 0.75}}', got {text!r}")
+    return value
+
+
 def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--results", default="results", help="result store folder (default: results/)")
-    p.add_argument("--plugins", action="append", default=[], metavar="DIR",
+    p.add_argument("--results", default="results", type=output_folder,
+                   help="result store folder (default: results/)")
+    p.add_argument("--plugins", action="append", default=[], metavar="DIR", type=input_folder,
                    help="extra plugin folder with method/dataset files (repeatable)")
 
 
@@ -23,6 +110,17 @@ def _load(args: argparse.Namespace):
 
     discover(args.plugins)
     return load_suite(args.suite), ResultStore(args.results)
+
+
+def check_baseline(baseline: str, suite: Any) -> None:
+    """``--baseline`` must be one of the suite's methods, as the reports label them."""
+    from benchmark.core.errors import did_you_mean
+    from benchmark.execute.suite import shown_as
+
+    labels = sorted({shown_as(c.method) for c in suite.cells})
+    if baseline not in labels:
+        raise AlbenchError(f"--baseline {baseline!r} is not a method of suite {suite.name!r}."
+                           f"{did_you_mean(baseline, labels)} Its methods are labelled {labels}.")
 
 
 def _partition(suite, store):
@@ -132,6 +230,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
 
     from benchmark.report import leaderboard as lb
 
+    suite, store = _load(args)
+    check_baseline(args.baseline, suite)
     suite, store, table = _consolidated(args, write_parquet=True)
     _, failed_cells, pending = _partition(suite, store)
     failed, missing = len(failed_cells), len(pending)
@@ -224,8 +324,6 @@ def cmd_tables(args: argparse.Namespace) -> int:
 
 def cmd_datasets_stats(args: argparse.Namespace) -> int:
     """WACV 2020 Table 1 for one dataset: classes, images, μ, σ and ir = σ/μ of the (imbalanced) train pool."""
-    import json
-
     import numpy as np
 
     from benchmark.core.registry import discover
@@ -235,8 +333,8 @@ def cmd_datasets_stats(args: argparse.Namespace) -> int:
     from benchmark.data.pool import imbalance_ratio
 
     discover(args.plugins)
-    params = json.loads(args.params) if args.params else {}
-    imb_params = json.loads(args.imbalance_params) if args.imbalance_params else {}
+    params = args.params or {}
+    imb_params = args.imbalance_params or {}
     pool = load_pool(Component(args.dataset, params), args.data_root)
     imbalance = make_imbalance(Component(args.imbalance, imb_params))
     induced = imbalance.apply(pool.train_y, pool.num_classes, rng_for("stats", args.dataset, args.imbalance, args.seed))
@@ -272,16 +370,16 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="albench", description="Active learning benchmark under dataset bias and class imbalance.")
+    parser = Parser(prog="albench", description="Active learning benchmark under dataset bias and class imbalance.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the cells of a suite that are not done yet")
     p.add_argument("suite", help="suite name (suites/<name>.yaml) or path to a YAML file")
     p.add_argument("--executor", choices=["inline", "local"], default="local")
-    p.add_argument("--workers", type=int, default=None, help="local executor: worker processes")
-    p.add_argument("--threads", type=int, default=None, help="local executor: torch threads per worker")
-    p.add_argument("--data-root", default=None, help="where dataset files live (else $ALBENCH_DATA)")
-    p.add_argument("--limit", type=int, default=None, help="run at most this many pending cells")
+    p.add_argument("--workers", type=positive_int, default=None, help="local executor: worker processes (>= 1)")
+    p.add_argument("--threads", type=positive_int, default=None, help="local executor: torch threads per worker (>= 1)")
+    p.add_argument("--data-root", default=None, type=input_folder, help="where dataset files live (else $ALBENCH_DATA)")
+    p.add_argument("--limit", type=positive_int, default=None, help="run at most this many pending cells (>= 1)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--skip-missing-data", action="store_true",
                    help="run the cells whose datasets are present; say which are missing and where they go")
@@ -291,8 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("tables", help="WACV 2020 Tables 2-5 (accuracy, G_AL, classes, ir) of a one-shot suite "
                                       "→ reports/<suite>/tables.md and tables.tex")
     p.add_argument("suite")
-    p.add_argument("--reports", default="reports")
-    p.add_argument("--data-root", default=None, help="to report which datasets are missing")
+    p.add_argument("--reports", default="reports", type=output_folder)
+    p.add_argument("--data-root", default=None, type=input_folder, help="to report which datasets are missing")
     _common(p)
     p.set_defaults(func=cmd_tables)
 
@@ -303,22 +401,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("leaderboard", help="consolidate, rank and write reports/<suite>/")
     p.add_argument("suite")
-    p.add_argument("--reports", default="reports")
+    p.add_argument("--reports", default="reports", type=output_folder)
     p.add_argument("--baseline", default="random")
     _common(p)
     p.set_defaults(func=cmd_leaderboard)
 
     p = sub.add_parser("profile", help="per-phase seconds and passes per round → reports/<suite>/profile.md")
     p.add_argument("suite")
-    p.add_argument("--reports", default="reports")
+    p.add_argument("--reports", default="reports", type=output_folder)
     _common(p)
     p.set_defaults(func=cmd_profile)
 
     p = sub.add_parser("curves", help="accuracy per round, minority accuracy, confusion matrices, passes "
                                       "→ reports/<suite>/curves.md (CVPR 2020 Fig. 4/6 layout)")
     p.add_argument("suite")
-    p.add_argument("--reports", default="reports")
-    p.add_argument("--data-root", default=None, help="where dataset files live (to read the test labels)")
+    p.add_argument("--reports", default="reports", type=output_folder)
+    p.add_argument("--data-root", default=None, type=input_folder, help="where dataset files live (to read the test labels)")
     _common(p)
     p.set_defaults(func=cmd_curves)
 
@@ -326,11 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
     dsub = p.add_subparsers(dest="datasets_command", required=True)
     q = dsub.add_parser("stats", help="classes, images, μ, σ, ir of a dataset's train pool under an imbalance")
     q.add_argument("dataset")
-    q.add_argument("--params", default=None, help="dataset parameters as JSON, e.g. '{\"image_size\": 32}'")
+    q.add_argument("--params", default=None, type=json_object, help="dataset parameters as JSON, e.g. '{\"image_size\": 32}'")
     q.add_argument("--imbalance", default="none")
-    q.add_argument("--imbalance-params", default=None, help="as JSON, e.g. '{\"ir\": 0.75}'")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--data-root", default=None)
+    q.add_argument("--imbalance-params", default=None, type=json_object, help="as JSON, e.g. '{\"ir\": 0.75}'")
+    q.add_argument("--seed", type=non_negative_int, default=0)
+    q.add_argument("--data-root", default=None, type=input_folder)
     _common(q)
     q.set_defaults(func=cmd_datasets_stats)
 
@@ -343,12 +441,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def command_name(args: argparse.Namespace) -> str:
+    """``run``, ``status``, ``datasets stats``: how the error line names the subcommand."""
+    return " ".join(n for n in (getattr(args, "command", None), getattr(args, "datasets_command", None)) if n)
+
+
+def check_options(args: argparse.Namespace) -> str | None:
+    """What is wrong with an option combination argparse cannot check by itself (None: nothing)."""
+    if getattr(args, "command", None) == "run" and args.executor != "local":
+        given = [f"--{n}" for n in ("workers", "threads") if getattr(args, n) is not None]
+        if given:
+            verb = "apply" if len(given) > 1 else "applies"
+            return f"{' and '.join(given)} {verb} to the local executor only (got --executor {args.executor})."
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # usage errors (one line, exit 2) and --help (exit 0)
+        return exc.code if isinstance(exc.code, int) else 2
+    problem = check_options(args)
+    if problem:
+        print(f"albench {command_name(args)}: error: {problem}", file=sys.stderr)
+        return 2
     try:
         return args.func(args)
     except AlbenchError as exc:
-        print(f"albench: error: {exc}", file=sys.stderr)
+        print(f"albench {command_name(args)}: error: {one_line(str(exc))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("albench: interrupted. Finished cells are stored; run the same command again to resume.", file=sys.stderr)

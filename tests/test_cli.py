@@ -57,7 +57,7 @@ def test_bad_input_is_a_clear_error_and_keeps_results(case, fragment, tmp_path, 
     err = capsys.readouterr()
     assert code == 2
     assert fragment in err.err
-    assert err.err.startswith("albench: error:") and err.err.count("\n") == 1  # one paragraph
+    assert err.err.startswith("albench run: error:") and err.err.count("\n") == 1  # one line
     assert tree_digest(store.root) == before
 
 

@@ -11,7 +11,7 @@ import functools
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 import torch
@@ -19,12 +19,16 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchmark.core.arrays import to_numpy
-from benchmark.core.errors import AlbenchError, SuiteError, reject_unknown_keys
+from benchmark.core.errors import AlbenchError, Rule, SuiteError, check_fields, did_you_mean
 from benchmark.core.profiling import PassCounter
+from benchmark.core.registry import MODELS
 from benchmark.learn.models import build_model
 
 T = TypeVar("T")
-
+OPTIMIZERS = ("sgd", "adam", "adamw")
+INITS = ("random", "rotation")  # else a path to a local state dict
+FIXED_MODEL_ARGS = ("self", "num_classes", "in_chans", "image_size", "dropout")  # set by the Learner
+_VALID_MODELS: set[str] = set()  # names found valid (a registry never forgets a name): checked once
 
 
 @dataclass(frozen=True)
@@ -51,21 +55,99 @@ class LearnerRecipe:
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
     pretrain: Mapping[str, Any] = field(default_factory=dict)
 
+    rules: ClassVar[Mapping[str, Rule]] = {
+        "optimizer": Rule(choices=OPTIMIZERS), "lr": Rule(above=0), "momentum": Rule(low=0, high=1),
+        "weight_decay": Rule(low=0), "epochs": Rule(low=0), "batch_size": Rule(low=1), "lr_step": Rule(low=1),
+        "lr_gamma": Rule(above=0), "dropout": Rule(low=0, below=1), "eval_batch_size": Rule(low=1)}
+
     @classmethod
-    def from_mapping(cls, d: Mapping[str, Any]) -> LearnerRecipe:
-        reject_unknown_keys(d, cls, "learner", "a learner recipe")
+    def from_mapping(cls, d: Mapping[str, Any], where: str = "learner") -> LearnerRecipe:
+        """Check every key's type and range (a SuiteError names ``where.key``, what is allowed and what
+        was given), then the keys that depend on each other; builds no model."""
+        check_fields(d, cls, where, "a learner recipe", cls.rules)
         recipe = cls(**dict(d))
-        if recipe.optimizer not in ("sgd", "adam", "adamw"):
-            raise SuiteError(f"learner.optimizer must be sgd, adam or adamw, got {recipe.optimizer!r}.")
-        if recipe.epochs < 0 or recipe.batch_size < 1 or recipe.lr <= 0:
-            raise SuiteError("learner.epochs must be >= 0, learner.batch_size >= 1 and learner.lr > 0.")
+        check_model_name(recipe.model, f"{where}.model")
+        check_model_kwargs(recipe.model, recipe.model_kwargs, f"{where}.model_kwargs")
+        _check_init(recipe.init, f"{where}.init")
+        _check_device(recipe.device, f"{where}.device")
         if recipe.pretrain and recipe.init != "rotation":
-            raise SuiteError("learner.pretrain is only used with learner.init: rotation.")
+            raise SuiteError(f"{where}.pretrain is only used with {where}.init: rotation (got init {recipe.init!r}).")
         if recipe.init == "rotation":
             from benchmark.learn.pretrain import RotationRecipe
 
-            RotationRecipe.from_mapping(recipe.pretrain)
+            RotationRecipe.from_mapping(recipe.pretrain, f"{where}.pretrain")
         return recipe
+
+
+def check_model_name(name: str, where: str) -> None:
+    """SuiteError unless ``name`` is a registered model, ``timm/<arch>`` of an installed timm
+    architecture or ``torchvision/<arch>``; nothing is built (timm is imported only for its names)."""
+    if name in _VALID_MODELS:
+        return
+    allowed = (f"a registered model ({', '.join(MODELS.names())}), 'timm/<arch>' or 'torchvision/<arch>'")
+    if "/" not in name:
+        if name not in MODELS:
+            raise SuiteError(f"{where} must be {allowed}, got {name!r}.{did_you_mean(name, MODELS.names())} "
+                             f"`albench list models` lists the registered ones.")
+        _VALID_MODELS.add(name)
+        return
+    source, _, arch = name.partition("/")
+    if source == "timm":
+        import timm
+
+        known = list(timm.list_models())
+        ok = arch in known
+    elif source == "torchvision":
+        import torchvision
+
+        known = list(torchvision.models.list_models())
+        ok = arch.lower() in known
+    else:
+        raise SuiteError(f"{where} must be {allowed}, got {name!r} (the prefix must be 'timm' or 'torchvision').")
+    if not ok:
+        raise SuiteError(f"{where}: {source} has no architecture {arch!r}.{did_you_mean(arch, known)} "
+                         f"It must be {allowed} with an architecture {source} lists ({len(known)} installed).")
+    _VALID_MODELS.add(name)
+
+
+def check_model_kwargs(model: str, kwargs: Mapping[str, Any], where: str) -> None:
+    """The extra constructor arguments of a registered model must be parameters it takes; external
+    (timm / torchvision) models take none."""
+    import inspect
+
+    if not kwargs:
+        return
+    if "/" in model:
+        raise SuiteError(f"{where} is only passed to registered models; {model!r} takes none, got {dict(kwargs)}.")
+    params = inspect.signature(MODELS.get(model)).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    accepted = [n for n in params if n not in FIXED_MODEL_ARGS]
+    unknown = [k for k in kwargs if k not in accepted]
+    if unknown:
+        hints = "".join(did_you_mean(k, accepted) for k in unknown)
+        raise SuiteError(f"{where}: model {model!r} has no parameter(s) {unknown}.{hints} It accepts "
+                         f"{accepted or 'none'} (num_classes, in_chans, image_size and dropout are set by the learner).")
+
+
+def _check_init(init: str, where: str) -> None:
+    """``random``, ``rotation`` or a path; a bare word that is no file (a typo of ``rotation``) is refused.
+    A path is not required to exist here (the suite may be read on a machine without the weights)."""
+    from pathlib import Path
+
+    if init in INITS or "/" in init or "." in init or Path(init).expanduser().is_file():
+        return
+    raise SuiteError(f"{where} must be one of {', '.join(repr(i) for i in INITS)} or the path of a local state-dict "
+                     f"file, got {init!r}.{did_you_mean(init, INITS)}")
+
+
+def _check_device(device: str, where: str) -> None:
+    try:
+        ok = device == "auto" or torch.device(device) is not None
+    except (RuntimeError, ValueError):
+        ok = False
+    if not ok:
+        raise SuiteError(f"{where} must be 'auto', 'cpu', 'cuda' or 'cuda:<index>', got {device!r}.")
 
 
 def resolve_device(name: str) -> torch.device:

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from benchmark.core.arrays import to_numpy
 from benchmark.core.cache import cache_dir, cached_artifact, key_digest
-from benchmark.core.errors import AlbenchError, SuiteError, reject_unknown_keys
+from benchmark.core.errors import AlbenchError, Rule, check_fields
 from benchmark.core.profiling import PassCounter
 from benchmark.learn.models import build_model
 
@@ -37,13 +37,15 @@ class RotationRecipe:
     lr_step: int | None = None
     lr_gamma: float = 0.1
 
+    rules: ClassVar[Mapping[str, Rule]] = {
+        "epochs": Rule(low=1), "lr": Rule(above=0), "momentum": Rule(low=0, high=1), "weight_decay": Rule(low=0),
+        "batch_size": Rule(low=1), "lr_step": Rule(low=1), "lr_gamma": Rule(above=0)}
+
     @classmethod
-    def from_mapping(cls, d: Mapping[str, Any]) -> RotationRecipe:
-        reject_unknown_keys(d, cls, "learner.pretrain", "rotation pretraining")
-        recipe = cls(**dict(d))
-        if recipe.epochs < 1 or recipe.batch_size < 1 or recipe.lr <= 0:
-            raise SuiteError("learner.pretrain needs epochs >= 1, batch_size >= 1 and lr > 0.")
-        return recipe
+    def from_mapping(cls, d: Mapping[str, Any], where: str = "learner.pretrain") -> RotationRecipe:
+        """Check every key's type and range; a SuiteError names ``where.key`` and what is allowed."""
+        check_fields(d, cls, where, "rotation pretraining", cls.rules)
+        return cls(**dict(d))
 
 
 def rotate_batch(x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -13,18 +13,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, ClassVar
 
 import numpy as np
 import torch
 
 from benchmark.core.arrays import to_numpy
 from benchmark.core.cache import cache_dir, cached_artifact, key_digest
-from benchmark.core.errors import AlbenchError, SuiteError
+from benchmark.core.errors import AlbenchError, Rule, SuiteError, check_fields, check_value
 from benchmark.core.profiling import PassCounter
 from benchmark.core.seeding import canonical_json, torch_seed
 from benchmark.data.pool import ImagePool
-from benchmark.learn.learner import Learner, LearnerRecipe
+from benchmark.learn.learner import Learner, LearnerRecipe, check_model_name
 
 TRAIN_DEFAULTS = {"epochs": 5, "lr": 0.05, "momentum": 0.9, "batch_size": 64, "optimizer": "sgd"}
 
@@ -38,22 +38,45 @@ class SourceOutputs:
     source_classes: tuple[int, ...]  # dataset classes the source was trained on (empty: external)
 
 
-def validate_source(source: Mapping[str, Any]) -> None:
-    if not isinstance(source, Mapping) or "model" not in source:
-        raise SuiteError("scenario.source must be a mapping with a 'model' and either 'weights' (a local file) "
-                         "or 'train' (the harness trains it on disjoint classes), e.g. "
-                         "{model: lenet, train: {classes: [0, 1, 2, 3, 4]}}.")
-    if ("weights" in source) == ("train" in source):
-        raise SuiteError("scenario.source needs exactly one of 'weights' (pretrained file) or 'train' (harness-trained).")
-    unknown = set(source) - {"model", "weights", "train", "eval_batch_size", "input_size"}
-    if unknown:
-        raise SuiteError(f"Unknown scenario.source key(s) {sorted(unknown)}; allowed: model, weights, train, "
-                         f"eval_batch_size, input_size.")
-    if "train" in source:
+@dataclass(frozen=True)
+class SourceKeys:
+    """The keys of ``scenario.source`` (checked only; the source stays a plain mapping in the spec)."""
+
+    model: str
+    weights: str | None = None  # a local state dict (not required to exist until the cell runs)
+    train: Mapping[str, Any] | None = None  # {classes: [...], <learner recipe keys>}
+    eval_batch_size: int = 512
+    input_size: int | None = None  # resize images to this side before the source model
+
+    rules: ClassVar[Mapping[str, Rule]] = {"eval_batch_size": Rule(low=1), "input_size": Rule(low=1)}
+
+
+CLASSES_RULE = Rule(low=0, nonempty=True, distinct=True)
+EXAMPLE = "{model: lenet, train: {classes: [0, 1, 2, 3, 4]}}"
+
+
+def validate_source(source: Any, where: str = "scenario.source") -> None:
+    """Check a source mapping without building anything: its keys and their types, the model name,
+    exactly one of ``weights`` / ``train``, and the training recipe with its ``classes``."""
+    check_fields(source, SourceKeys, where, "a source model", SourceKeys.rules)
+    if "model" not in source:
+        raise SuiteError(f"{where} needs a 'model' and either 'weights' (a local file) or 'train' (the harness "
+                         f"trains it on disjoint classes), e.g. {EXAMPLE}.")
+    if (source.get("weights") is None) == (source.get("train") is None):
+        raise SuiteError(f"{where} needs exactly one of 'weights' (pretrained file) or 'train' (harness-trained), "
+                         f"e.g. {EXAMPLE}.")
+    check_model_name(source["model"], f"{where}.model")
+    if source.get("train") is not None:
         train = dict(source["train"])
-        if not train.get("classes"):
-            raise SuiteError("scenario.source.train.classes must list the dataset classes the source model learns.")
-        LearnerRecipe.from_mapping({k: v for k, v in {**TRAIN_DEFAULTS, **train}.items() if k != "classes"})
+        if "classes" not in train:
+            raise SuiteError(f"{where}.train.classes must list the dataset classes the source model learns, "
+                             f"e.g. {EXAMPLE}.")
+        check_value(train["classes"], list[int], f"{where}.train.classes", CLASSES_RULE)
+        for key in ("model", "eval_batch_size"):
+            if key in train:
+                raise SuiteError(f"{where}.train.{key} is not used: the source's {key} is {where}.{key}.")
+        LearnerRecipe.from_mapping({**TRAIN_DEFAULTS, **{k: v for k, v in train.items() if k != "classes"},
+                                    "model": source["model"]}, f"{where}.train")
 
 
 def check_source_weights(spec: Any) -> Path | None:

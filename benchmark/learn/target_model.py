@@ -16,11 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.core.errors import SuiteError, reject_unknown_keys
+from benchmark.core.errors import Rule, check_fields
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,14 @@ class TargetRecipe:
     threshold: bool = True
     max_iter: int = 5000
 
+    rules: ClassVar[Mapping[str, Rule]] = {"c_grid": Rule(above=0, nonempty=True, distinct=True), "folds": Rule(low=2),
+                                           "max_iter": Rule(low=1)}
+
     @classmethod
-    def from_mapping(cls, d: Mapping[str, Any]) -> TargetRecipe:
-        reject_unknown_keys(d, cls, "scenario.target", "the target model")
-        recipe = cls(**{k: tuple(v) if k == "c_grid" else v for k, v in d.items()})  # type: ignore[arg-type]
-        if recipe.folds < 2 or not recipe.c_grid:
-            raise SuiteError("scenario.target needs folds >= 2 and a non-empty c_grid.")
-        return recipe
+    def from_mapping(cls, d: Mapping[str, Any], where: str = "scenario.target") -> TargetRecipe:
+        """Check every key's type and range; a SuiteError names ``where.key`` and what is allowed."""
+        check_fields(d, cls, where, "the target model", cls.rules)
+        return cls(**{k: tuple(v) if k == "c_grid" else v for k, v in d.items()})  # type: ignore[arg-type]
 
 
 def _svm(c: float, max_iter: int):

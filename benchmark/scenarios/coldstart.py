@@ -15,7 +15,7 @@ from typing import Any, ClassVar, cast
 
 import numpy as np
 
-from benchmark.core.errors import SuiteError
+from benchmark.core.errors import Rule, SuiteError
 from benchmark.core.registry import register_scenario
 from benchmark.core.seeding import rng_for
 from benchmark.scenarios.iterative import ITERATIVE_PROVIDES, IterativeScenario
@@ -34,16 +34,15 @@ class ColdStartScenario(IterativeScenario):
 
     provides: ClassVar[frozenset[str]] = ITERATIVE_PROVIDES
 
+    rules: ClassVar[Mapping[str, Rule]] = {**IterativeScenario.rules, "rounds": Rule(low=1),
+                                           "first_round": Rule(choices=FIRST_ROUND)}
+
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> ColdStartScenario:
         sc = cast(ColdStartScenario, super().from_mapping(d))
         if sc.initial != 0:
             raise SuiteError(f"scenario.initial must be 0 in a cold start (got {sc.initial}); "
                              f"use kind: iterative for a random initial set.")
-        if sc.first_round not in FIRST_ROUND:
-            raise SuiteError(f"scenario.first_round must be one of {FIRST_ROUND}, got {sc.first_round!r}.")
-        if sc.rounds < 1:
-            raise SuiteError("scenario.rounds must be at least 1 in a cold start (round 0 is the first batch).")
         return sc
 
     def first_batch(self, pool_size: int, paired_key: Any) -> np.ndarray | None:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.core.errors import SuiteError, reject_unknown_keys
+from benchmark.core.errors import Rule, SuiteError, check_fields
 from benchmark.core.profiling import CellLog, PassCounter, PhaseTimer
 from benchmark.core.registry import register_scenario
 from benchmark.core.seeding import rng_for, torch_seed
@@ -60,21 +60,26 @@ class IterativeScenario(Scenario):
 
     provides: ClassVar[frozenset[str]] = ITERATIVE_PROVIDES
 
+    rules: ClassVar[Mapping[str, Rule]] = {
+        "rounds": Rule(low=0), "per_round": Rule(low=1), "initial": Rule(low=0), "val_per_class": Rule(low=0),
+        "pool_size": Rule(low=1), "test_per_class": Rule(low=1)}
+
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> IterativeScenario:
-        reject_unknown_keys(d, cls, "scenario", f"a {cls.kind_name()} scenario")
+        check_fields(d, cls, "scenario", f"the {cls.kind_name()} scenario", cls.rules)
         sc = cls(**dict(d))
-        for name in ("rounds", "per_round", "initial", "val_per_class"):
-            value = getattr(sc, name)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-                raise SuiteError(f"scenario.{name} must be a non-negative integer, got {value!r}.")
-        for name in ("pool_size", "test_per_class"):
-            value = getattr(sc, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise SuiteError(f"scenario.{name} must be a positive integer or absent, got {value!r}.")
-        if sc.per_round < 1:
-            raise SuiteError("scenario.per_round must be at least 1.")
+        sc.check_budget()
         return sc
+
+    def check_budget(self) -> None:
+        """The labels the cell spends must be at least one and, with ``pool_size``, fit in the pool (what
+        can be checked before the data is loaded; the imbalanced pool is checked when the cell starts)."""
+        spent = f"initial + rounds × per_round = {self.initial} + {self.rounds} × {self.per_round} = {self.budget}"
+        if self.budget < 1:
+            raise SuiteError(f"scenario labels nothing ({spent}); set initial >= 1 or rounds >= 1.")
+        if self.pool_size is not None and self.budget > self.pool_size:
+            raise SuiteError(f"scenario budget {spent} exceeds scenario.pool_size {self.pool_size}; the budget "
+                             f"must be at most the pool size.")
 
     @classmethod
     def kind_name(cls) -> str:

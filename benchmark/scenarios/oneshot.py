@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from benchmark.core.errors import AlbenchError, SuiteError, reject_unknown_keys
+from benchmark.core.errors import AlbenchError, Rule, SuiteError, check_fields
 from benchmark.core.profiling import CellLog, PassCounter, PhaseTimer
 from benchmark.core.registry import register_scenario
 from benchmark.core.seeding import rng_for, torch_seed
@@ -54,23 +54,30 @@ class OneShotScenario(Scenario):
 
     provides: ClassVar[frozenset[str]] = frozenset({"probs", "labelled_probs", "features", "embeddings", "oracle"})
 
+    rules: ClassVar[Mapping[str, Rule]] = {"pool_size": Rule(low=1), "test_per_class": Rule(low=1),
+                                           "target_classes": Rule(low=0, nonempty=True, distinct=True)}
+
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> OneShotScenario:
-        reject_unknown_keys(d, cls, "scenario", "a one-shot scenario")
+        check_fields(d, cls, "scenario", "the oneshot scenario", cls.rules)
         sc = cls(**{k: (tuple(v) if k == "target_classes" and v is not None else v) for k, v in d.items()})  # type: ignore[arg-type]
-        if sc.budget != FULL and (not isinstance(sc.budget, int) or isinstance(sc.budget, bool) or sc.budget < 1):
-            raise SuiteError(f"scenario.budget must be a positive integer or 'full', got {sc.budget!r}.")
-        for name in ("pool_size", "test_per_class"):
-            value = getattr(sc, name)
-            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 1):
-                raise SuiteError(f"scenario.{name} must be a positive integer or absent, got {value!r}.")
+        budget_ok = sc.budget == FULL or (isinstance(sc.budget, int) and not isinstance(sc.budget, bool) and sc.budget >= 1)
+        if not budget_ok:
+            raise SuiteError(f"scenario.budget must be a positive integer or {FULL!r}, got {sc.budget!r}.")
+        if sc.target_classes is not None and len(sc.target_classes) < 2:
+            raise SuiteError(f"scenario.target_classes must list at least 2 classes (a target task), "
+                             f"got {list(sc.target_classes)}.")
+        if sc.pool_size is not None and sc.budget != FULL and int(sc.budget) > sc.pool_size:
+            raise SuiteError(f"scenario.budget {sc.budget} exceeds scenario.pool_size {sc.pool_size}; the budget "
+                             f"must be at most the pool size (or {FULL!r} for the whole pool).")
         validate_source(sc.source)
         TargetRecipe.from_mapping(sc.target)
         if sc.target_classes is not None and "train" in sc.source:
             overlap = set(sc.target_classes) & {int(c) for c in sc.source["train"]["classes"]}
             if overlap:
                 raise SuiteError(f"The source model must be trained on classes disjoint from the target task; "
-                                 f"both use {sorted(overlap)}.")
+                                 f"both use {sorted(overlap)} (scenario.target_classes and "
+                                 f"scenario.source.train.classes).")
         return sc
 
     def pool_key(self) -> dict[str, Any]:
