@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -24,6 +25,10 @@ from benchmark.core.profiling import PassCounter
 from benchmark.learn.models import build_model
 
 T = TypeVar("T")
+
+
+class TrainingDiverged(AlbenchError):
+    """The training loss became NaN or infinite: the cell fails with this reason, never counts as done."""
 
 
 
@@ -163,7 +168,7 @@ class Learner:
         yt = torch.as_tensor(y, dtype=torch.long, device=self.device)
         self.model.train()
         loss_sum, seen = 0.0, 0
-        for _ in range(r.epochs):
+        for epoch in range(r.epochs):
             order = torch.randperm(len(yt), generator=gen).to(self.device)
             loss_sum, seen = 0.0, 0
             for sl in self.batches(len(yt), r.batch_size):
@@ -176,6 +181,9 @@ class Learner:
                 self.counter.backward += len(idx)
                 loss_sum += loss.detach().item() * len(idx)
                 seen += len(idx)
+            if not math.isfinite(loss_sum):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}: loss {loss_sum / max(seen, 1)}; "
+                                       f"lower learner.lr (now {r.lr})")
             if sched:
                 sched.step()
         self.trained_rounds += 1
