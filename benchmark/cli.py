@@ -107,13 +107,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         def on_done(outcome) -> None:
             progress.advance(task)
             if outcome.note:
-                progress.console.print(f"{outcome.label} ({outcome.cell_id}): {outcome.note}")
+                progress.console.print(f"{outcome.label} ({outcome.cell_id}): {outcome.note}", soft_wrap=True)
             if outcome.status == "failed":
                 failed.append(outcome)
                 progress.console.print(f"[red]FAILED[/red] {outcome.label} ({outcome.cell_id}): {outcome.message}")
             elif outcome.status in ("busy", "skipped", "abandoned"):
                 elsewhere.append(outcome)
-                progress.console.print(f"{outcome.status} {outcome.label} ({outcome.cell_id}): {outcome.message}")
+                progress.console.print(f"{outcome.status} {outcome.label} ({outcome.cell_id}): {outcome.message}",
+                                       soft_wrap=True)
             elif not show:
                 print(f"done {outcome.label} ({outcome.seconds:.1f}s)", flush=True)
 

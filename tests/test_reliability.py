@@ -147,8 +147,9 @@ SIGNAL_CASES = ("ctrl-c", "sigterm-then-second-signal", "sigkill")
 
 @pytest.fixture(scope="module")
 def sweeps(tmp_path_factory, counting):
-    """One driver per signal case, all started at once so that their start-up overlaps: 3 cells and 2
-    local workers each, whose cells wait at a closed gate (they run until the test stops them)."""
+    """Every driver these tests need, started at once so that their start-up overlaps: one per signal
+    case (3 cells, 2 local workers, cells that wait at a closed gate until the test opens it), and two
+    drivers (local and inline) on one results folder with 4 cells that run at once."""
     started = {}
     for case in SIGNAL_CASES:
         folder = tmp_path_factory.mktemp(case)
@@ -159,6 +160,15 @@ def sweeps(tmp_path_factory, counting):
         proc = _driver(str(suite), "--results", str(results), "--plugins", str(counting), "--workers", "2",
                        cwd=folder)
         started[case] = Sweep(proc, suite, results, gate, counting)
+    folder = tmp_path_factory.mktemp("concurrent")
+    methods = [{"name": "counting", "tag": t, "log": str(folder / "runs.log"), "gate": str(folder / "gate")}
+               for t in range(4)]
+    suite = _suite_file(folder, methods=methods)
+    common = [str(suite), "--results", str(folder / "results"), "--plugins", str(counting)]
+    for name, executor in (("concurrent-local", ["--executor", "local", "--workers", "1"]),
+                           ("concurrent-inline", ["--executor", "inline"])):
+        started[name] = Sweep(_driver(*common, *executor, cwd=folder), suite, folder / "results", folder / "gate",
+                              counting)
     yield started
     for sweep in started.values():
         if sweep.proc.poll() is None:
@@ -226,20 +236,20 @@ def test_sigkill_of_driver_leaves_no_worker_and_its_claims_are_taken_over(sweeps
 
 
 # ------------------------------------------------------------------ claims
-def test_two_concurrent_drivers_run_each_cell_exactly_once(tmp_path, counting):
-    log = tmp_path / "runs.log"
-    suite = _suite_file(tmp_path, methods=[{"name": "counting", "tag": t, "log": str(log)} for t in range(4)])
-    results = tmp_path / "results"
-    common = [str(suite), "--results", str(results), "--plugins", str(counting)]
-    a = _driver(*common, "--executor", "local", "--workers", "1", cwd=tmp_path)
-    b = _driver(*common, "--executor", "inline", cwd=tmp_path)
-    out_a, _ = a.communicate(timeout=180)
-    out_b, _ = b.communicate(timeout=180)
-    assert a.returncode == 0 and b.returncode == 0, out_a + out_b
-    runs = [line.split()[0] for line in log.read_text().splitlines()]
+def test_two_concurrent_drivers_run_each_cell_exactly_once(sweeps):
+    a, b = sweeps["concurrent-local"], sweeps["concurrent-inline"]
+    _wait_for(lambda: len(_claims(a.results)) == 2 or a.proc.poll() is not None or b.proc.poll() is not None, 120,
+              "both drivers to hold a cell")  # the local worker's and the inline driver's, at the gate
+    a.gate.touch()
+    out_a, _ = a.proc.communicate(timeout=180)
+    out_b, _ = b.proc.communicate(timeout=180)
+    assert a.proc.returncode == 0 and b.proc.returncode == 0, out_a + out_b
+    runs = [line.split() for line in (a.suite.parent / "runs.log").read_text().splitlines()]
     rounds = tiny_suite()["scenario"]["rounds"]
-    assert sorted(runs) == sorted(str(t) for t in range(4) for _ in range(rounds))  # each cell's rounds, once
-    assert len(list((results / "cells").iterdir())) == 4 and _claims(results) == []
+    assert sorted(tag for tag, _ in runs) == sorted(str(t) for t in range(4) for _ in range(rounds))  # once each
+    assert len({pid for _, pid in runs}) == 2  # both drivers ran cells
+    assert "busy" in out_a + out_b  # a cell claimed by the other driver was left to it
+    assert len(list((a.results / "cells").iterdir())) == 4 and _claims(a.results) == []
 
 
 def _fake_claim(board: ClaimBoard, cell_id: str, host: str, pid: int, age: float = 0.0, pid_start=None) -> None:

@@ -35,7 +35,8 @@ import threading
 import time
 import traceback
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
@@ -234,7 +235,10 @@ def run_inline(specs: Iterable[CellSpec], store: ResultStore, data_root: str | N
     since = time.time()
     with StopSignals(on_first=_raise_interrupted):
         for spec in specs:
-            outcome = run_and_store(spec.to_dict(), str(store.root), data_root, plugin_dirs, since)
+            try:
+                outcome = run_and_store(spec.to_dict(), str(store.root), data_root, plugin_dirs, since)
+            except Interrupted as stop:
+                raise Interrupted(stop.signum, (spec.label(),)) from None
             outcomes.append(outcome)
             if on_done:
                 on_done(outcome)
@@ -319,6 +323,25 @@ def _serve(conn: Connection) -> None:
         conn.send(reply)
 
 
+@contextmanager
+def _children_ignore_sigint() -> Iterator[None]:
+    """Processes started inside inherit SIGINT ignored, so a Ctrl-C during their start-up (seconds of
+    imports) cannot break them with a traceback. For the milliseconds of a ``start()`` this process
+    ignores SIGINT too: one delivered to this thread stays pending (it is blocked here, and Linux keeps
+    blocked signals pending) and reaches the handler afterwards; one delivered to another thread of
+    this process in that window is lost, and the next Ctrl-C stops the sweep."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    masked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
+        signal.pthread_sigmask(signal.SIG_SETMASK, masked)
+
+
 @dataclass
 class _Worker:
     slot: int
@@ -340,7 +363,8 @@ class _Pool:
         ours, theirs = self.ctx.Pipe()
         process = self.ctx.Process(target=_worker_main, args=(theirs, slot, self.threads, self.gpu, os.getpid()),
                                    name=f"albench-worker-{slot}", daemon=True)
-        process.start()
+        with _children_ignore_sigint():
+            process.start()
         theirs.close()
         worker = _Worker(slot, process, ours)
         self.workers.append(worker)

@@ -103,7 +103,11 @@ def _write_manifest(folder: Path) -> None:
 
 
 def _same(a: Any, b: Any) -> bool:
-    fa, fb = float(a), float(b)
+    """Equal floats (NaN equals NaN); values that are not numbers are not compared."""
+    try:
+        fa, fb = float(a), float(b)
+    except (TypeError, ValueError):
+        return True
     return (math.isnan(fa) and math.isnan(fb)) or math.isclose(fa, fb, rel_tol=1e-9, abs_tol=1e-12)
 
 
@@ -132,39 +136,59 @@ def _manifest_problems(folder: Path) -> list[str]:
     return problems
 
 
-def _content_problems(folder: Path) -> list[str]:
-    """Every file parses, and the rounds table has the rows the summary says."""
-    problems: list[str] = []
-    loaded: dict[str, Any] = {}
+def _rows(path: Path) -> int:
+    """Rows of a parquet file, from its footer."""
+    import pyarrow.parquet as pq
+
+    return int(pq.read_metadata(path).num_rows)
+
+
+def _parse_problems(folder: Path) -> list[str]:
+    """Files that do not parse (cells without a manifest: nothing else says their bytes are whole)."""
     readers = {".json": lambda p: json.loads(p.read_text()), ".parquet": pd.read_parquet,
                ".npy": np.load, ".txt": lambda p: p.read_text()}
+    problems = []
     for file in sorted(folder.iterdir()):
         reader = readers.get(file.suffix)
         if reader is None:
             continue
         try:
-            loaded[file.name] = reader(file)
+            reader(file)
         except Exception as exc:  # any parse error means the file is damaged
             problems.append(f"{file.name} is unreadable ({type(exc).__name__}: {str(exc)[:200]})")
-    summary, rounds = loaded.get("summary.json"), loaded.get("rounds.parquet")
-    if not isinstance(summary, dict) or rounds is None:
-        return problems
-    if summary.get("cell_id") not in (None, folder.name):
-        problems.append(f"summary.json is for cell {summary.get('cell_id')}, not {folder.name}")
-    expected = summary.get("rounds_rows")
-    if expected is not None and len(rounds) != expected:
-        problems.append(f"rounds.parquet has {len(rounds)} rows, the summary says {expected}")
-    elif len(rounds) == 0:
-        problems.append("rounds.parquet has no rows")
-    elif "final_accuracy" in summary and "accuracy" in rounds and not _same(rounds["accuracy"].iloc[-1],
-                                                                            summary["final_accuracy"]):
-        problems.append("the last row of rounds.parquet does not match the summary's final accuracy")
     return problems
 
 
+def _rounds_problems(folder: Path) -> list[str]:
+    """The rounds table has the rows the summary says (older summaries: its last row is the summary's)."""
+    try:
+        summary = json.loads((folder / "summary.json").read_text())
+        rows = _rows(folder / "rounds.parquet")
+    except Exception as exc:
+        return [f"summary.json or rounds.parquet is unreadable ({type(exc).__name__}: {str(exc)[:200]})"]
+    if not isinstance(summary, dict):
+        return ["summary.json is not a mapping"]
+    if summary.get("cell_id") not in (None, folder.name):
+        return [f"summary.json is for cell {summary.get('cell_id')}, not {folder.name}"]
+    expected = summary.get("rounds_rows")
+    if expected is not None:
+        return [f"rounds.parquet has {rows} rows, the summary says {expected}"] if rows != expected else []
+    if rows == 0:
+        return ["rounds.parquet has no rows"]
+    last = pd.read_parquet(folder / "rounds.parquet").iloc[-1]
+    if "final_accuracy" in summary and "accuracy" in last and not _same(last["accuracy"], summary["final_accuracy"]):
+        return ["the last row of rounds.parquet does not match the summary's final accuracy"]
+    return []
+
+
 def cell_problems(folder: Path) -> list[str]:
-    """What is wrong with a stored cell folder (empty: it is intact)."""
-    return _manifest_problems(folder) or _content_problems(folder)
+    """What is wrong with a stored cell folder (empty: it is intact). With a manifest, matching sizes
+    and checksums show that every file holds the bytes written, so only the row count is read besides;
+    without one (cells stored before manifests), every file is parsed."""
+    problems = _manifest_problems(folder)
+    if not problems and not (folder / MANIFEST).exists():
+        problems = _parse_problems(folder)
+    return problems or _rounds_problems(folder)
 
 
 class ResultStore:
@@ -377,10 +401,12 @@ class ResultStore:
         return dest
 
     def clean_stale(self) -> int:
-        """Remove staging folders left by killed runs (never touches finished cells)."""
+        """Remove staging folders left by killed runs (never touches finished cells). A folder whose cell
+        is claimed by a live process (on any host sharing the store) may still be written, and is kept."""
         if not self.tmp.is_dir():
             return 0
-        stale = [p for p in self.tmp.iterdir() if not _writer_alive(p.name)]
+        live = self.claims.live()
+        stale = [p for p in self.tmp.iterdir() if p.name.split("-")[0] not in live and not _writer_alive(p.name)]
         for path in stale:
             shutil.rmtree(path, ignore_errors=True)
         return len(stale)
