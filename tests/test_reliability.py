@@ -235,6 +235,25 @@ def test_sigkill_of_driver_leaves_no_worker_and_its_claims_are_taken_over(sweeps
     assert _claims(sweep.results) == []
 
 
+def test_worker_notices_a_dead_parent_without_the_kernel_hook(tmp_path):
+    """The watch thread alone (as where PR_SET_PDEATHSIG does not exist) ends an orphaned worker."""
+    child = ("import os, time; from benchmark.execute.executors import _die_with_parent; "
+             "_die_with_parent(os.getppid(), use_prctl=False); print('ready', flush=True); time.sleep(60)")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    parent = subprocess.Popen(["sh", "-c", f'"{sys.executable}" -c "{child}" & echo $!; wait'], env=env,
+                              stdout=subprocess.PIPE, text=True)
+    pid = int(parent.stdout.readline())
+    assert parent.stdout.readline().strip() == "ready"
+    t0 = time.monotonic()
+    parent.kill()
+    parent.wait()
+    try:
+        assert _gone_after([pid], t0, 10) < 3
+    finally:
+        if pid_alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
 # ------------------------------------------------------------------ claims
 def test_two_concurrent_drivers_run_each_cell_exactly_once(sweeps):
     a, b = sweeps["concurrent-local"], sweeps["concurrent-inline"]

@@ -261,9 +261,10 @@ def plan_local(workers: int | None = None, threads: int | None = None) -> tuple[
     return n, threads, list(range(n)), False
 
 
-def _die_with_parent(parent_pid: int) -> None:
-    """Make this worker exit within a second of its driver's death, however the driver dies."""
-    if sys.platform.startswith("linux"):
+def _die_with_parent(parent_pid: int, use_prctl: bool = True) -> None:
+    """Make this worker exit within a second of its driver's death, however the driver dies: the kernel
+    kills it (``PR_SET_PDEATHSIG``, Linux), and a thread exits it once its parent pid changes."""
+    if use_prctl and sys.platform.startswith("linux"):
         try:
             ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
         except (OSError, AttributeError):

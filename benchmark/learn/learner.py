@@ -31,7 +31,6 @@ class TrainingDiverged(AlbenchError):
     """The training loss became NaN or infinite: the cell fails with this reason, never counts as done."""
 
 
-
 @dataclass(frozen=True)
 class LearnerRecipe:
     """The training recipe. ``init`` is ``"random"``, ``"rotation"`` (self-supervised rotation
