@@ -155,15 +155,23 @@ def cmd_run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from benchmark.execute.executors import EXECUTORS
+    from benchmark.execute.executors import EXECUTORS, Interrupted, changed_method_sources
 
     suite, store = _load(args)
+    store.check_writable()  # a read-only folder or full disk is one clear error before any cell runs
     store.clean_stale()
-    not_done = [c for c in suite.cells if not store.is_done(c.cell_id)]
+    states = {c.cell_id: store.state(c.cell_id) for c in suite.cells}
+    not_done = [c for c in suite.cells if states[c.cell_id].status != "done"]
     todo = not_done[: args.limit] if args.limit is not None else not_done
     skipped = len(suite.cells) - len(not_done)
     print(f"suite {suite.name}: {len(suite.cells)} cells, {skipped} already done, {len(todo)} to run "
           f"({args.executor} executor)", flush=True)
+    for c in suite.cells:
+        if states[c.cell_id].status == "damaged":
+            print(f"damaged: {c.label()} [{c.cell_id}]: {'; '.join(states[c.cell_id].problems)}. It is moved to "
+                  f"{store.damaged}/ and run again.", flush=True)
+    for warning in changed_method_sources([c for c in suite.cells if states[c.cell_id].status == "done"], store):
+        print(f"warning: {warning}", file=sys.stderr, flush=True)
     if not todo:
         return 0
     from benchmark.core.errors import DataError
@@ -188,7 +196,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"skipping cells that need them: {message}", flush=True)
     if not todo:
         return 0
-    failed = []
+    failed, elsewhere = [], []
     show = not args.no_progress and sys.stderr.isatty()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), disable=not show, transient=False) as progress:
@@ -196,16 +204,34 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         def on_done(outcome) -> None:
             progress.advance(task)
+            if outcome.note:
+                progress.console.print(f"{outcome.label} ({outcome.cell_id}): {outcome.note}", soft_wrap=True)
             if outcome.status == "failed":
                 failed.append(outcome)
                 progress.console.print(f"[red]FAILED[/red] {outcome.label} ({outcome.cell_id}): {outcome.message}")
+            elif outcome.status in ("busy", "skipped", "abandoned"):
+                elsewhere.append(outcome)
+                progress.console.print(f"{outcome.status} {outcome.label} ({outcome.cell_id}): {outcome.message}",
+                                       soft_wrap=True)
             elif not show:
                 print(f"done {outcome.label} ({outcome.seconds:.1f}s)", flush=True)
 
         kwargs = {"workers": args.workers, "threads": args.threads} if args.executor == "local" else {}
         run_cells: Any = EXECUTORS[args.executor]
-        run_cells(todo, store, data_root=args.data_root, plugin_dirs=tuple(args.plugins),
-                                 on_done=on_done, **kwargs)
+        try:
+            run_cells(todo, store, data_root=args.data_root, plugin_dirs=tuple(args.plugins),
+                      on_done=on_done, **kwargs)
+        except Interrupted as stop:
+            progress.stop()
+            running = f" ({', '.join(stop.abandoned)})" if stop.abandoned else ""
+            print(f"albench: stopped by {stop.signal_name}. No new cell was started; the cells that were running"
+                  f"{running} were abandoned and nothing of them was stored. Finished cells are stored; run the "
+                  f"same command again to resume.", file=sys.stderr, flush=True)
+            return 128 + stop.signum
+    if elsewhere:
+        print(f"{len(elsewhere)} cell(s) were not run to the end here (busy or done in another albench run on "
+              f"{store.root}, or abandoned; see above); `albench status {args.suite}` shows where they stand.",
+              file=sys.stderr)
     if failed:
         print(f"{len(failed)} cell(s) failed; tracebacks are in {store.failed}/<cell_id>/traceback.txt "
               f"(`albench status {args.suite}`). They are not counted as done and run again next time.",
@@ -216,12 +242,22 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_status(args: argparse.Namespace) -> int:
     suite, store = _load(args)
-    done, failed, pending = _partition(suite, store)
-    print(f"suite {suite.name} ({suite.path}): {len(suite.cells)} cells — {len(done)} done, "
-          f"{len(failed)} failed, {len(pending)} pending")
-    for c in failed:
-        tb = store.failure(c.cell_id).strip().splitlines()
-        print(f"  failed {c.label()} [{c.cell_id}]: {tb[-1] if tb else '?'}")
+    failed_ids, live = store.failed_ids(), store.claims.live()
+    groups: dict[str, list] = {"done": [], "failed": [], "pending": [], "damaged": [], "running": []}
+    for c in suite.cells:
+        state = store.state(c.cell_id)
+        group = ("done" if state.status == "done" else "running" if c.cell_id in live
+                 else "damaged" if state.status == "damaged" else "failed" if c.cell_id in failed_ids else "pending")
+        groups[group].append(c)
+    print(f"suite {suite.name} ({suite.path}): {len(suite.cells)} cells — "
+          + ", ".join(f"{len(cells)} {name}" for name, cells in groups.items()))
+    for c in groups["running"]:
+        print(f"  running {c.label()} [{c.cell_id}]: {live[c.cell_id].describe()}")
+    for c in groups["damaged"]:
+        print(f"  damaged {c.label()} [{c.cell_id}]: {'; '.join(store.state(c.cell_id).problems)} "
+              f"(`albench run` moves it to {store.damaged}/ and runs it again)")
+    for c in groups["failed"]:
+        print(f"  failed {c.label()} [{c.cell_id}]: {store.failure_reason(c.cell_id)}")
     return 0
 
 

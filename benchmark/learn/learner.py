@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -29,6 +30,9 @@ OPTIMIZERS = ("sgd", "adam", "adamw")
 INITS = ("random", "rotation")  # else a path to a local state dict
 FIXED_MODEL_ARGS = ("self", "num_classes", "in_chans", "image_size", "dropout")  # set by the Learner
 _VALID_MODELS: set[str] = set()  # names found valid (a registry never forgets a name): checked once
+
+class TrainingDiverged(AlbenchError):
+    """The training loss became NaN or infinite: the cell fails with this reason, never counts as done."""
 
 
 @dataclass(frozen=True)
@@ -245,7 +249,7 @@ class Learner:
         yt = torch.as_tensor(y, dtype=torch.long, device=self.device)
         self.model.train()
         loss_sum, seen = 0.0, 0
-        for _ in range(r.epochs):
+        for epoch in range(r.epochs):
             order = torch.randperm(len(yt), generator=gen).to(self.device)
             loss_sum, seen = 0.0, 0
             for sl in self.batches(len(yt), r.batch_size):
@@ -258,6 +262,9 @@ class Learner:
                 self.counter.backward += len(idx)
                 loss_sum += loss.detach().item() * len(idx)
                 seen += len(idx)
+            if not math.isfinite(loss_sum):
+                raise TrainingDiverged(f"training diverged at epoch {epoch}: loss {loss_sum / max(seen, 1)}; "
+                                       f"lower learner.lr (now {r.lr})")
             if sched:
                 sched.step()
         self.trained_rounds += 1

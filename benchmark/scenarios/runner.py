@@ -28,6 +28,7 @@ from benchmark.core.spec import FULL_POOL_METHOD, CellSpec
 from benchmark.data.oracle import RoundOracle
 from benchmark.data.pool import ImagePool
 from benchmark.data.splits import Splits
+from benchmark.learn.learner import TrainingDiverged
 from benchmark.scenarios.base import Episode, Scenario
 from benchmark.select.api import Needs, QueryStrategy, SelectionView, validate_selection
 
@@ -92,7 +93,10 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
         row: dict[str, Any] = {}
         if episode.evaluates(b, len(labelled)):
             with timer.phase("train"):
-                fit_info = episode.fit(labelled, labelled_y, b)
+                try:
+                    fit_info = episode.fit(labelled, labelled_y, b)
+                except TrainingDiverged as exc:  # the cell fails with the round in the reason
+                    raise TrainingDiverged(f"round {b}: {exc}") from None
             with timer.phase("evaluate"):
                 pred = episode.predict_test()
             predictions.append(pred)
