@@ -19,7 +19,7 @@ install: $(STAMP) ## create .venv and install albench with its dev extras
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing albench and its dependencies into $(VENV) (torch is large: a few minutes the first time)"
-	$(BIN)/python -m pip install --progress-bar on -e '.[dev]'
+	$(BIN)/python -m pip install --progress-bar on -e '.[dev,tune]'
 	@touch $(STAMP)
 
 demo: install ## run the quick suite on the embedded digits data and print the leaderboard

@@ -386,6 +386,12 @@ def cmd_datasets_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tune(args: argparse.Namespace) -> int:
+    from benchmark.tune import run_from_args
+
+    return run_from_args(args)
+
+
 def cmd_list(args: argparse.Namespace) -> int:
     from benchmark.core.registry import DATASETS, IMBALANCES, METHODS, MODELS, SCENARIOS, discover
 
@@ -467,6 +473,14 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--data-root", default=None, type=input_folder)
     _common(q)
     q.set_defaults(func=cmd_datasets_stats)
+
+    from benchmark.tune import add_arguments as tune_arguments
+
+    p = sub.add_parser("tune", help="optuna study per (method, setting) on the validation split "
+                                    "→ results/tune/<suite>.db and a suite fragment")
+    tune_arguments(p)
+    _common(p)
+    p.set_defaults(func=cmd_tune)
 
     p = sub.add_parser("list", help="list registered components")
     p.add_argument("what", choices=["methods", "datasets", "imbalances", "models", "scenarios"])

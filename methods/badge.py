@@ -135,6 +135,7 @@ class Badge(QueryStrategy):
     """
 
     version = "1"
+    search_space = {"first": ("categorical", ["max_norm", "random"])}  # albench tune
 
     def __init__(self, first: str = "max_norm"):
         if first not in FIRST_CENTRE:

@@ -142,6 +142,7 @@ class ClusterMargin(QueryStrategy):
 
     version = "1"
     contract_params = {"max_sample": 500}
+    search_space = {"m_factor": ("float", 1.0, 20.0, "log"), "eps_quantile": ("float", 0.01, 0.2, "log")}  # albench tune
 
     def __init__(self, m_factor: float = 10.0, eps: float | None = None, eps_quantile: float = 0.05,
                  max_sample: int = 10_000, chunk_rows: int = 8192):

@@ -24,6 +24,7 @@ class EnsembleVariationRatio(QueryStrategy):
     """Variation ratio over the votes of E independently initialised ensemble members."""
 
     version = "1"
+    search_space = {"members": ("int", 2, 8)}  # albench tune
 
     def __init__(self, members: int = 4):
         if members < 2:

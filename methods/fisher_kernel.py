@@ -111,6 +111,8 @@ class PracticalFisherKernel(_KernelSelection):
 
     fisher = True
     contract_params = {"mc_samples": 4}
+    search_space = {"labels": ("categorical", ["pred", "pyz", "mc_trace", "mc_mi"]),  # albench tune
+                    "mc_samples": ("int", 4, 64, "log")}
 
     def __init__(self, labels: str = "pyz", layers: list[str] | None = None, mc_samples: int = 32,
                  mc_degrees: float = 5.0, mc_noise: float = 0.05, chunk_mb: int = 64):

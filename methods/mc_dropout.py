@@ -17,6 +17,7 @@ from benchmark.select.scores import bald, predictive_entropy, variation_ratio
 class _MCDropout(QueryStrategy):
     version = "1"
     contract_params = {"samples": 8}
+    search_space = {"samples": ("int", 8, 128, "log")}  # albench tune
 
     def __init__(self, samples: int = 128):
         if samples < 1:

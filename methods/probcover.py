@@ -276,6 +276,7 @@ class ProbCover(QueryStrategy):
     """
 
     version = "1"
+    search_space = {"alpha": ("float", 0.5, 0.99)}  # albench tune
 
     def __init__(self, delta: float | None = None, alpha: float = 0.95, purity_sample: int = 3000,
                  exact_limit: int = 50_000, max_edges: int = 500_000_000):

@@ -202,6 +202,7 @@ class TypiClust(QueryStrategy):
     """
 
     version = "1"
+    search_space = {"k_nn": ("int", 5, 50, "log")}  # albench tune
 
     def __init__(self, k_nn: int = 20, max_clusters: int = 500, min_cluster_size: int = 5):
         for name, value, low in (("k_nn", k_nn, 1), ("max_clusters", max_clusters, 1),

@@ -62,6 +62,7 @@ class VAAL(QueryStrategy):
 
     version = "1"
     contract_params = {"steps": 3, "batch_size": 16}
+    search_space = {"steps": ("int", 100, 1000, "log"), "latent": ("categorical", [16, 32, 64])}  # albench tune
 
     def __init__(self, steps: int = 400, batch_size: int = 64, latent: int = 32, beta: float = 1.0,
                  adversary_weight: float = 1.0, lr: float = 5e-4):

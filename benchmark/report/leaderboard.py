@@ -3,10 +3,12 @@
 For each setting (dataset, imbalance, learner, scenario) and method: AUBC of balanced accuracy
 (mean ± std over seeds), the paired gap to random (mean and 95% t-interval over the seeds both
 share), final balanced and minority-class accuracy, classes discovered and labelled-set ir; then
-the same quantities at each budget.
+the same quantities at each budget. A row whose label ends in "(tuned, N trials)" (``albench tune``'s
+suite fragments write such labels) is a tuned method; the notes state the trial budget.
 """
 from __future__ import annotations
 
+import re
 import sys
 import textwrap
 from collections.abc import Iterable, Sequence
@@ -24,6 +26,18 @@ from benchmark.report.consolidate import describe_setting, setting_columns
 ORACLE_MARK = "†"  # reads hidden labels: an oracle ablation
 EXTRA_LABELS_MARK = "‡"  # reads labelled data outside the budget (the FK methods' validation set)
 MIN_SEEDS = 3
+TUNED = re.compile(r"\(tuned, (\d+) trials?\)")  # the label albench tune gives a tuned method
+
+
+def tuned_label(method: str, trials: int) -> str:
+    """How a tuned method is labelled in a suite (and so in every table): ``X (tuned, N trials)``."""
+    return f"{method} (tuned, {int(trials)} trial{'' if int(trials) == 1 else 's'})"
+
+
+def tuned_trials(label: str) -> int:
+    """The optuna trials a row's label says were spent tuning it (0: not tuned, its defaults or the suite's)."""
+    found = TUNED.search(label)
+    return int(found.group(1)) if found else 0
 
 
 def mark(method: str, oracle: bool, extra_labels: int) -> str:
@@ -149,8 +163,14 @@ def per_budget_display(b: SettingBoard) -> pd.DataFrame:
 
 
 def notes(boards: list[SettingBoard]) -> list[str]:
-    """What a careful reader must know: oracle rows, labels outside the budget, too few seeds."""
+    """What a careful reader must know: oracle rows, labels outside the budget, too few seeds, tuned rows."""
     out = []
+    tuned = sorted({n for b in boards for m in b.ranking["method"] if (n := tuned_trials(str(m)))})
+    if tuned:
+        counts = str(tuned[0]) if len(tuned) == 1 else f"{', '.join(map(str, tuned[:-1]))} or {tuned[-1]}"
+        out.append(f"**Tuned:** tuned rows used {counts} optuna trials on the validation split; untuned rows use "
+                   f"their defaults (or the suite's parameters), so a gap between a tuned and an untuned row "
+                   f"partly measures the tuning budget.")
     if any(ORACLE_MARK in m for b in boards for m in b.ranking["method"]):
         out.append(f"{ORACLE_MARK} uses hidden labels (oracle ablation): an upper limit, not a competitor.")
     extra = sorted({int(e) for b in boards for e in b.ranking["extra_labels"] if e})

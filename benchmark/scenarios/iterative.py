@@ -6,6 +6,8 @@ Row b of the per-round table is the model trained on the labels held after b rou
 selection made from it. Paired design: pool, splits, initial set, initial weights and the
 per-round training seeds derive from ``spec.paired_key()``, which excludes the method.
 Model selection: none on the test split; the last epoch's weights are evaluated.
+``evaluate_on: validation`` scores every round on the balanced validation split instead of the test
+split (``albench tune``'s objective: the test images are then never read).
 """
 from __future__ import annotations
 
@@ -31,11 +33,14 @@ from benchmark.select.api import Needs, QueryStrategy, SelectionView
 
 ITERATIVE_PROVIDES = frozenset({"probs", "labelled_probs", "features", "embeddings", "mc_dropout", "validation",
                                 "images", "learner", "ensemble", "hidden_labels", "oracle"})
+EVALUATE_ON = ("test", "validation")  # the split every round is scored on
 
 
 def split_key(spec: CellSpec) -> tuple[Any, ...]:
-    """What the pool, the splits and the initial set depend on (never the method or the learner)."""
-    return ("splits", spec.dataset.to_dict(), spec.imbalance.to_dict(), dict(spec.scenario), spec.seed)
+    """What the pool, the splits and the initial set depend on (never the method or the learner, nor
+    which split a round is scored on: a tuning cell has the same pool and splits as the suite's cell)."""
+    scenario = {k: v for k, v in spec.scenario.items() if k != "evaluate_on"}
+    return ("splits", spec.dataset.to_dict(), spec.imbalance.to_dict(), scenario, spec.seed)
 
 
 @register_scenario("iterative")
@@ -56,6 +61,7 @@ class IterativeScenario(Scenario):
     val_per_class: int = 10
     pool_size: int | None = None
     test_per_class: int | None = None
+    evaluate_on: str = "test"
     kind: str = "iterative"
 
     provides: ClassVar[frozenset[str]] = ITERATIVE_PROVIDES
@@ -63,6 +69,13 @@ class IterativeScenario(Scenario):
     rules: ClassVar[Mapping[str, Rule]] = {
         "rounds": Rule(low=0), "per_round": Rule(low=1), "initial": Rule(low=0), "val_per_class": Rule(low=0),
         "pool_size": Rule(low=1), "test_per_class": Rule(low=1)}
+
+    def __post_init__(self) -> None:
+        if self.evaluate_on not in EVALUATE_ON:
+            raise SuiteError(f"scenario.evaluate_on must be one of {EVALUATE_ON}, got {self.evaluate_on!r}.")
+        if self.evaluate_on == "validation" and self.val_per_class == 0:
+            raise SuiteError("scenario.evaluate_on: validation needs a validation split, but val_per_class is 0; "
+                             "set val_per_class to the validation images per class.")
 
     @classmethod
     def from_mapping(cls, d: Mapping[str, Any]) -> IterativeScenario:
@@ -122,7 +135,10 @@ class IterativeEpisode(Episode):
         self.counter, self.log = counter, log
         self.x_pool = pool.train_x[splits.pool_idx]
         self.val_x, self.val_y = pool.train_x[splits.val_idx], pool.train_y[splits.val_idx]
-        self.test_x = pool.test_x[splits.test_idx]
+        # the images every round is scored on, and their labels (evaluate_on: validation never reads the test images)
+        on_test = sc.evaluate_on == "test"
+        self.eval_x = pool.test_x[splits.test_idx] if on_test else self.val_x
+        self.eval_y = np.asarray(splits.test_y if on_test else self.val_y)
         self.members: list[Learner] = []
 
     def per_round(self, b: int) -> int:
@@ -167,7 +183,8 @@ class IterativeEpisode(Episode):
         return fits[0]
 
     def predict_test(self) -> np.ndarray:
-        return self.learner.predict_proba(self.test_x).argmax(1)
+        """Predicted labels of the scored split (the test split, or validation with ``evaluate_on``)."""
+        return self.learner.predict_proba(self.eval_x).argmax(1)
 
     def view(self, needs: Needs, method: QueryStrategy, labelled: np.ndarray, labelled_y: np.ndarray,
              unlabelled: np.ndarray, b: int) -> SelectionView:
@@ -211,4 +228,5 @@ class IterativeEpisode(Episode):
                              num_classes=self.num_classes, round=b, **kw)
 
     def summary_extras(self) -> dict[str, Any]:
-        return {"validation_labels": int(len(self.splits.val_idx))}
+        scored = {"evaluate_on": self.sc.evaluate_on} if self.sc.evaluate_on != "test" else {}
+        return {"validation_labels": int(len(self.splits.val_idx)), **scored}

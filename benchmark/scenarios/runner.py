@@ -7,6 +7,7 @@ metrics, AUBC and phase costs mean the same in every scenario.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -65,7 +66,16 @@ def round_view(episode: Episode, needs: Needs, method: QueryStrategy, labelled: 
     return replace(view, counter=counter, oracle=round_oracle if needs.oracle else None)
 
 
-def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
+def scored_labels(episode: Episode) -> np.ndarray:
+    """The labels a cell's rounds are scored against: the test split's, unless the episode scores
+    another split (``evaluate_on: validation`` in the iterative scenarios)."""
+    return np.asarray(getattr(episode, "eval_y", episode.splits.test_y))
+
+
+def run_cell(spec: CellSpec, root: str | Path | None = None,
+             on_round: Callable[[dict[str, Any]], None] | None = None) -> CellResult:
+    """Run one cell. ``on_round`` is called with a copy of each evaluated round's row as soon as it is
+    complete (a tuner reports the running AUBC and may stop the cell by raising)."""
     reset_peak_rss()  # peak memory is per cell, even in a long-lived worker
     log = CellLog()
     counter = PassCounter()
@@ -82,6 +92,7 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     with timer.phase("load"):
         episode.start(needs)
     splits, oracle = episode.splits, episode.oracle
+    y_scored = scored_labels(episode)
 
     labelled = np.asarray(splits.initial, dtype=np.int64)
     labelled_y = oracle.reveal(labelled)
@@ -101,7 +112,7 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
                 pred = episode.predict_test()
             predictions.append(pred)
             row = {"round": b, **labelled_set_metrics(labelled_y, episode.num_classes),
-                   **classification_metrics(splits.test_y, pred, episode.num_classes, splits.induced.minority_classes),
+                   **classification_metrics(y_scored, pred, episode.num_classes, splits.induced.minority_classes),
                    **episode.row_extras(fit_info)}
             if hasattr(method, "switched_at_"):
                 row["switched_at"] = np.nan if method.switched_at_ is None else int(method.switched_at_)
@@ -125,6 +136,8 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
             log.say(f"round {b}: labels={row['labels_used']} acc={row['accuracy']:.4f} "
                     f"bal={row['balanced_accuracy']:.4f} classes={row['classes_discovered']} "
                     f"ir={row['labelled_ir']:.3f}")
+            if on_round is not None:
+                on_round(dict(row))
 
     rounds = pd.DataFrame(rows)
     rounds.insert(0, "cell_id", spec.cell_id)
@@ -157,4 +170,4 @@ def run_cell(spec: CellSpec, root: str | Path | None = None) -> CellResult:
     return CellResult(spec=spec, rounds=rounds, selections=pd.DataFrame(selections),
                       predictions=np.stack(predictions).astype(np.int16),
                       summary=summary, environment=environment(episode.device), log=log.text(),
-                      test_labels=np.asarray(splits.test_y, dtype=np.int16))
+                      test_labels=y_scored.astype(np.int16))
