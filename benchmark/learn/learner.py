@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import functools
 import math
+import os
 from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
@@ -155,16 +156,22 @@ def _check_device(device: str, where: str) -> None:
 
 
 def resolve_device(name: str) -> torch.device:
-    """``auto`` → CUDA when available, else the CPU. On CUDA, cuDNN is pinned to deterministic
-    kernels (no autotuning), so a seed gives the same selections run after run."""
+    """``auto`` → CUDA when available, else the CPU. On CUDA, deterministic algorithms are requested
+    (cuDNN without autotuning, a fixed cuBLAS workspace), so a seed gives the same selections run
+    after run; an op without a deterministic kernel warns, naming itself (tests/test_gpu.py checks
+    selections repeat on CUDA)."""
     if name == "auto":
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise AlbenchError(f"learner.device={name!r} but CUDA is not available here; use 'auto' or 'cpu'.")
     device = torch.device(name)
     if device.type == "cuda":
+        # cuBLAS needs a fixed workspace for reproducible GEMMs; it is read when cuBLAS first starts
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
         torch.backends.cudnn.deterministic = True
         torch.backends.cudnn.benchmark = False
+        # an op with no deterministic CUDA kernel warns (naming itself) instead of failing the cell
+        torch.use_deterministic_algorithms(True, warn_only=True)
     return device
 
 
