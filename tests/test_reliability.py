@@ -386,7 +386,7 @@ def test_full_disk_is_one_clear_error_and_leaves_the_store_as_it_was(stored_cell
     other = expand(tiny_suite(methods=("random",), seeds=[1])).cells[0]
     before = tree_digest(store.root)
 
-    def full(folder):
+    def full(folder, *_args):
         raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
     monkeypatch.setattr(store_module, "_write_manifest", full)

@@ -95,11 +95,12 @@ def _fsync(path: Path) -> None:
     _fsync_folder(path)
 
 
-def _write_manifest(folder: Path) -> None:
-    """MANIFEST.json: size and sha256 of every file of the folder. Written last: a cell without a
-    matching manifest was not completely written."""
+def _write_manifest(folder: Path, write_seconds: float | None = None) -> None:
+    """MANIFEST.json: size and sha256 of every file of the folder (and how long writing them took, the
+    profile's *store* phase). Written last: a cell without a matching manifest was not completely written."""
     files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(folder.iterdir())}
-    _write_json(folder / MANIFEST, {"format": 1, "files": files})
+    extra = {} if write_seconds is None else {"write_seconds": round(write_seconds, 6)}
+    _write_json(folder / MANIFEST, {"format": 1, "files": files, **extra})
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -350,6 +351,7 @@ class ResultStore:
             self.quarantine(cid)
 
         def fill(staging: Path) -> None:
+            t0 = time.perf_counter()
             _write_json(staging / "spec.json", result.spec.to_dict())
             result.rounds.to_parquet(staging / "rounds.parquet", index=False)
             result.selections.to_parquet(staging / "selections.parquet", index=False)
@@ -359,7 +361,7 @@ class ResultStore:
             _write_json(staging / "summary.json", {**result.summary, "rounds_rows": len(result.rounds)})
             _write_json(staging / "environment.json", result.environment)
             (staging / "log.txt").write_text(result.log)
-            _write_manifest(staging)
+            _write_manifest(staging, time.perf_counter() - t0)
 
         if self._staged_write("write cell", cid, fill, final):
             shutil.rmtree(self.failed / cid, ignore_errors=True)  # an earlier failure is superseded
@@ -381,6 +383,14 @@ class ResultStore:
 
         self._staged_write("record the failure of cell", cid, fill, final)
         return final
+
+    def write_seconds(self, cell_id: str) -> float | None:
+        """How long the store took to write the cell's files (None for cells stored before it was kept)."""
+        try:
+            value = json.loads((self.cells / cell_id / MANIFEST).read_text()).get("write_seconds")
+        except (OSError, ValueError):
+            return None
+        return None if value is None else float(value)
 
     def quarantine(self, cell_id: str) -> Path | None:
         """Move a damaged cell to damaged/<cell_id>-<UTC time>/ (with what was wrong beside it), so it

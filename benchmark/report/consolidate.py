@@ -50,6 +50,7 @@ def consolidate(cells: tuple[CellSpec, ...] | list[CellSpec], store: ResultStore
         meta["extra_labels"] = int(summary.get("extra_labels", 0))
         meta["pool_ir"] = summary.get("pool_ir")
         meta["cell_seconds"] = summary.get("seconds")
+        meta["store_seconds"] = store.write_seconds(spec.cell_id)
         for key, value in reversed(list(meta.items())):
             rounds.insert(0, key, value)
         frames.append(rounds)

@@ -33,6 +33,8 @@ def profile_table(table: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
             wall = per_cell["cell_seconds"].first().groupby("method").mean()
             cols["cell wall s"] = wall
             cols["accounted %"] = 100 * total_phases / wall
+        if "store_seconds" in g and g["store_seconds"].notna().any():
+            cols["store s"] = per_cell["store_seconds"].first().groupby("method").mean()
         for p in _present(g, "forward"):
             fwd = per_cell[f"{p}_forward"].sum()
             bwd = per_cell[f"{p}_backward"].sum() if f"{p}_backward" in g else 0
@@ -56,7 +58,8 @@ def to_markdown(suite_name: str, profiles: list[tuple[str, pd.DataFrame]]) -> st
              "Per cell (summed over its rounds), mean over seeds. Seconds per phase: load (data, splits), "
              "pretrain (rotation, cached after the first cell), train, evaluate, infer (what the method needs, "
              "including the passes it triggers inside select), select, label. `phases s` is their sum, "
-             "`cell wall s` the cell's measured time, `accounted %` the share the phases explain. Passes count "
+             "`cell wall s` the cell's measured time, `accounted %` the share the phases explain; `store s` is "
+             "the result store writing the cell afterwards (its files and checksums). Passes count "
              "one per sample and pass (forward + backward). Peak memory is per cell: CPU RSS since the cell "
              "started and, on a GPU, the allocator's peak."]
     for title, df in profiles:
