@@ -5,11 +5,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SUITE  ?= quick
 EXECUTOR ?= local
-DATA_ROOT ?= $(if $(ALBENCH_DATA),$(ALBENCH_DATA),../shared/data)
+DATA_ROOT ?= $(or $(ALBENCH_DATA),$(wildcard ../shared/data))
+DATA_ARG = $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data tune run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -36,61 +37,66 @@ lint: install ## ruff (style, imports, bugbear) and mypy (strict on benchmark/co
 test-gpu: install ## the GPU lane: tests marked gpu (method contract, end-to-end cells, determinism on CUDA); skip without CUDA
 	$(BIN)/python -m pytest -m gpu -q -rs
 
-test-all: install ## run every test, slow ones included (needs ../shared/data for data tests)
+test-all: install ## run every test, slow ones included (data tests need MNIST under DATA_ROOT or $$ALBENCH_DATA; skipped without)
 	$(BIN)/python -m pytest -q -m "not gpu and not slurm"
 
 smoke: install ## end-to-end smoke test only
 	$(BIN)/python -m pytest -q tests/test_end_to_end.py
 
 run: install ## run SUITE's pending cells (SUITE=quick EXECUTOR=local DATA_ROOT=...)
-	$(BIN)/albench run $(SUITE) --executor $(EXECUTOR) --data-root $(DATA_ROOT)
+	$(BIN)/albench run $(SUITE) --executor $(EXECUTOR) $(DATA_ARG)
 
 status: install ## done / failed / pending cells of SUITE
 	$(BIN)/albench status $(SUITE)
 
-leaderboard: install ## consolidate SUITE and write reports/SUITE/ (md, csv, png)
+leaderboard: install ## consolidate SUITE and write reports/SUITE/ (md, csv, png, html/)
 	$(BIN)/albench leaderboard $(SUITE)
 
-profile: install ## per-phase seconds and forward/backward passes per round of SUITE
+profile: install ## where each cell's time, passes and memory go, per phase and method → reports/SUITE/profile.md
 	$(BIN)/albench profile $(SUITE)
 
 REPORTS_CHECK ?= quick wacv-offline mnist-short
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
-	$(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) --data-root $(DATA_ROOT)
+	$(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) $(DATA_ARG)
 
 BENCH_SWEEP_ARGS ?=
 bench-sweep: install ## throughput of an fk-mnist slice (every method row, seed 0, all rounds) → reports/bench-sweep.json; GPU sized (add BENCH_SWEEP_ARGS="--rounds 1" on a CPU)
-	$(BIN)/python -m benchmark.bench_sweep --data-root $(DATA_ROOT) $(BENCH_SWEEP_ARGS)
+	$(BIN)/python -m benchmark.bench_sweep $(DATA_ARG) $(BENCH_SWEEP_ARGS)
 
 gpu-data: ## copy MNIST from DATA_ROOT into .data/ (git-ignored) for the device tool's carry (scripts/gpu_check.sh)
-	mkdir -p .data/MNIST/raw && cp $(DATA_ROOT)/MNIST/raw/*.gz .data/MNIST/raw/
+	mkdir -p .data/MNIST/raw && cp $(DATA_ROOT)/MNIST/raw/*.gz .data/MNIST/raw/  # DATA_ROOT must hold MNIST/raw
+
+TUNE_METHOD ?= mc_entropy
+TUNE_TRIALS ?= 20
+tune: install ## optuna study of TUNE_METHOD on SUITE's validation split (TUNE_TRIALS trials; resumes) → results/tune/
+	$(BIN)/albench tune $(SUITE) --method $(TUNE_METHOD) --trials $(TUNE_TRIALS) $(DATA_ARG)
 
 bench: install ## speed and memory benchmarks (pytest-benchmark)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-only -s
 
 mnist-short: install ## the short real-MNIST suite (step 100, LeNet) from DATA_ROOT
-	$(BIN)/albench run mnist-short --executor $(EXECUTOR) --data-root $(DATA_ROOT)
+	$(BIN)/albench run mnist-short --executor $(EXECUTOR) $(DATA_ARG)
 	$(BIN)/albench leaderboard mnist-short
 
 FK_SUITE ?= fk-mnist
 table-fk-mnist: install ## CVPR 2020 Fig. 4/6 on MNIST: run FK_SUITE (fk-mnist: full, GPU; fk-mnist-cpu: reduced) and write reports/FK_SUITE/
-	$(BIN)/albench run $(FK_SUITE) --executor $(EXECUTOR) --data-root $(DATA_ROOT)
-	$(BIN)/albench curves $(FK_SUITE) --data-root $(DATA_ROOT)
+	$(BIN)/albench run $(FK_SUITE) --executor $(EXECUTOR) $(DATA_ARG)
+	$(BIN)/albench curves $(FK_SUITE) $(DATA_ARG)
 	$(BIN)/albench leaderboard $(FK_SUITE)
 	$(BIN)/albench profile $(FK_SUITE)
 
 table-wacv: install ## WACV 2020 Tables 2-5 on Food-101/CIFAR-100/IMN-100/MIT-67 (the datasets present under DATA_ROOT)
-	$(BIN)/albench run wacv --executor $(EXECUTOR) --data-root $(DATA_ROOT) --skip-missing-data
-	$(BIN)/albench tables wacv --data-root $(DATA_ROOT)
+	$(BIN)/albench run wacv --executor $(EXECUTOR) $(DATA_ARG) --skip-missing-data
+	$(BIN)/albench tables wacv $(DATA_ARG)
 
 table-wacv-offline: install ## the WACV protocol on digits + MNIST with a harness-trained source (CPU, minutes)
-	$(BIN)/albench run wacv-offline --executor $(EXECUTOR) --data-root $(DATA_ROOT) --skip-missing-data
-	$(BIN)/albench tables wacv-offline --data-root $(DATA_ROOT)
+	$(BIN)/albench run wacv-offline --executor $(EXECUTOR) $(DATA_ARG) --skip-missing-data
+	$(BIN)/albench tables wacv-offline $(DATA_ARG)
 
 DATASET ?= digits
 IMBALANCE ?= none
 datasets-stats: install ## WACV Table 1 row for DATASET under IMBALANCE (e.g. DATASET=cifar100 IMBALANCE=target_ir)
-	$(BIN)/albench datasets stats $(DATASET) --imbalance $(IMBALANCE) --data-root $(DATA_ROOT)
+	$(BIN)/albench datasets stats $(DATASET) --imbalance $(IMBALANCE) $(DATA_ARG)
 
 clean: ## remove the result store's staging folders and caches (keeps finished cells)
 	rm -rf results/.tmp .pytest_cache .benchmarks
