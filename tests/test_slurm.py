@@ -151,3 +151,19 @@ def test_options_merge_and_refusals(tiny_suite_file, tmp_path, capsys):
     assert main(["run", str(bad), "--results", str(tmp_path / "r")]) == 2
     assert "cpus must be an integer >= 1" in capsys.readouterr().err
     assert not Path(tmp_path / "r" / "slurm").exists()
+
+
+def test_checkpoint_requeues_the_same_pack(tiny_suite_file, tmp_path):
+    """submitit calls ``checkpoint`` on preemption or timeout and requeues what it returns: the same
+    cells (the requeued task skips those already stored). Checked on the one-node cluster by hand:
+    `scancel --signal=USR2` mid-cell requeued the task, which stored both cells of its pack after
+    Slurm's requeue delay (about two minutes, too long for this suite)."""
+    pytest.importorskip("submitit", reason="submitit is not installed")
+    from benchmark.execute.slurm import PackTask, packs
+
+    cells = load_suite(str(tiny_suite_file(seeds=2))).cells
+    assert [len(p) for p in packs(list(cells), 3)] == [3, 1]
+    task = PackTask([c.to_dict() for c in cells[:2]], str(tmp_path / "results"), None, (), threads=1)
+    again = task.checkpoint()
+    assert isinstance(again.function, PackTask) and again.function is not task
+    assert again.function.cells == task.cells and again.function.store_root == task.store_root
