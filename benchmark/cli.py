@@ -53,6 +53,17 @@ def positive_int(text: str) -> int:
     return value
 
 
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a number > 0, got {text!r}")
+    return value
+
+
 def non_negative_int(text: str) -> int:
     """argparse type: an integer >= 0."""
     try:
@@ -158,6 +169,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from benchmark.execute.executors import EXECUTORS, Interrupted, changed_method_sources
 
     suite, store = _load(args)
+    executor, slurm_kwargs = _executor_choice(args, suite)
     store.check_writable()  # a read-only folder or full disk is one clear error before any cell runs
     store.clean_stale()
     states = {c.cell_id: store.state(c.cell_id) for c in suite.cells}
@@ -165,7 +177,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     todo = not_done[: args.limit] if args.limit is not None else not_done
     skipped = len(suite.cells) - len(not_done)
     print(f"suite {suite.name}: {len(suite.cells)} cells, {skipped} already done, {len(todo)} to run "
-          f"({args.executor} executor)", flush=True)
+          f"({executor} executor)", flush=True)
     for c in suite.cells:
         if states[c.cell_id].status == "damaged":
             print(f"damaged: {c.label()} [{c.cell_id}]: {'; '.join(states[c.cell_id].problems)}. It is moved to "
@@ -216,8 +228,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             elif not show:
                 print(f"done {outcome.label} ({outcome.seconds:.1f}s)", flush=True)
 
-        kwargs = {"workers": args.workers, "threads": args.threads} if args.executor == "local" else {}
-        run_cells: Any = EXECUTORS[args.executor]
+        kwargs = ({"workers": args.workers, "threads": args.threads} if executor == "local"
+                  else slurm_kwargs if executor == "slurm" else {})
+        run_cells: Any = EXECUTORS[executor]
         try:
             run_cells(todo, store, data_root=args.data_root, plugin_dirs=tuple(args.plugins),
                       on_done=on_done, **kwargs)
@@ -232,12 +245,35 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"{len(elsewhere)} cell(s) were not run to the end here (busy or done in another albench run on "
               f"{store.root}, or abandoned; see above); `albench status {args.suite}` shows where they stand.",
               file=sys.stderr)
+    if executor == "slurm" and any(o.status == "abandoned" for o in elsewhere):
+        return 1  # a Slurm task ended without storing its cells (cancelled, killed)
     if failed:
         print(f"{len(failed)} cell(s) failed; tracebacks are in {store.failed}/<cell_id>/traceback.txt "
               f"(`albench status {args.suite}`). They are not counted as done and run again next time.",
               file=sys.stderr)
         return 1
     return 0
+
+
+def _executor_choice(args: argparse.Namespace, suite: Any) -> tuple[str, dict[str, Any]]:
+    """The executor (--executor, else the suite's `executor:`, else local) and, for slurm, its options
+    (the suite's block, overridden by the --slurm-* options)."""
+    from benchmark.execute.slurm import SlurmOptions, suite_executor
+
+    named, block = suite_executor(suite.path)
+    executor = args.executor or named or "local"
+    where = f"got --executor {args.executor}" if args.executor else (
+        f"suite {suite.name!r} says executor: {named}" if named else "the default executor is local")
+    problem = executor_problem(args, executor, where)
+    if problem:
+        raise AlbenchError(problem)
+    if executor != "slurm":
+        return executor, {}
+    options = SlurmOptions().merged(
+        block if named in (None, "slurm") else {}, partition=args.slurm_partition, time=args.slurm_time,
+        gpus=args.slurm_gpus, cpus=args.slurm_cpus, mem_gb=args.slurm_mem_gb, cells_per_task=args.cells_per_task,
+        wait=False if args.no_wait else None)
+    return executor, {"options": options, "suite_name": suite.name}
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -258,6 +294,10 @@ def cmd_status(args: argparse.Namespace) -> int:
               f"(`albench run` moves it to {store.damaged}/ and runs it again)")
     for c in groups["failed"]:
         print(f"  failed {c.label()} [{c.cell_id}]: {store.failure_reason(c.cell_id)}")
+    from benchmark.execute.slurm import status_lines
+
+    for line in status_lines(store.root, suite.name):
+        print(line)
     return 0
 
 
@@ -417,9 +457,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="run the cells of a suite that are not done yet")
     p.add_argument("suite", help="suite name (suites/<name>.yaml) or path to a YAML file")
-    p.add_argument("--executor", choices=["inline", "local"], default="local")
+    p.add_argument("--executor", choices=["inline", "local", "slurm"], default=None,
+                   help="where cells run (default: the suite's `executor:`, else local)")
     p.add_argument("--workers", type=positive_int, default=None, help="local executor: worker processes (>= 1)")
     p.add_argument("--threads", type=positive_int, default=None, help="local executor: torch threads per worker (>= 1)")
+    s = p.add_argument_group("slurm executor (override the suite's `executor:` block)")
+    s.add_argument("--slurm-partition", default=None, metavar="NAME", help="partition (default: the cluster's)")
+    s.add_argument("--slurm-time", type=positive_int, default=None, metavar="MIN",
+                   help="time limit per task in minutes (default 60)")
+    s.add_argument("--slurm-gpus", type=non_negative_int, default=None, metavar="N", help="GPUs per task (default 0)")
+    s.add_argument("--slurm-cpus", type=positive_int, default=None, metavar="N", help="CPUs per task (default 1)")
+    s.add_argument("--slurm-mem-gb", type=positive_float, default=None, metavar="GB",
+                   help="memory per task in GB (default: the partition's)")
+    s.add_argument("--cells-per-task", type=positive_int, default=None, metavar="N",
+                   help="cells run one after another by each task of the job array (default 1)")
+    s.add_argument("--no-wait", action="store_true", help="return once the job array is submitted")
     p.add_argument("--data-root", default=None, type=input_folder, help="where dataset files live (else $ALBENCH_DATA)")
     p.add_argument("--limit", type=positive_int, default=None, help="run at most this many pending cells (>= 1)")
     p.add_argument("--no-progress", action="store_true")
@@ -496,13 +548,30 @@ def command_name(args: argparse.Namespace) -> str:
     return " ".join(n for n in (getattr(args, "command", None), getattr(args, "datasets_command", None)) if n)
 
 
-def check_options(args: argparse.Namespace) -> str | None:
-    """What is wrong with an option combination argparse cannot check by itself (None: nothing)."""
-    if getattr(args, "command", None) == "run" and args.executor != "local":
-        given = [f"--{n}" for n in ("workers", "threads") if getattr(args, n) is not None]
+SLURM_OPTIONS = ("slurm_partition", "slurm_time", "slurm_gpus", "slurm_cpus", "slurm_mem_gb", "cells_per_task")
+
+
+def executor_problem(args: argparse.Namespace, executor: str, where: str) -> str | None:
+    """Options given for another executor than ``executor`` (``where``: how it was chosen)."""
+    if executor != "local":
+        given = [f"--{n}" for n in ("workers", "threads") if getattr(args, n, None) is not None]
         if given:
             verb = "apply" if len(given) > 1 else "applies"
-            return f"{' and '.join(given)} {verb} to the local executor only (got --executor {args.executor})."
+            return f"{' and '.join(given)} {verb} to the local executor only ({where})."
+    if executor != "slurm":
+        given = [f"--{n.replace('_', '-')}" for n in SLURM_OPTIONS if getattr(args, n, None) is not None]
+        given += ["--no-wait"] if getattr(args, "no_wait", False) else []
+        if given:
+            verb = "apply" if len(given) > 1 else "applies"
+            return f"{', '.join(given)} {verb} to the slurm executor only ({where})."
+    return None
+
+
+def check_options(args: argparse.Namespace) -> str | None:
+    """What is wrong with an option combination argparse cannot check by itself (None: nothing).
+    Without --executor the suite decides, and ``cmd_run`` checks again once it is known."""
+    if getattr(args, "command", None) == "run" and args.executor is not None:
+        return executor_problem(args, args.executor, f"got --executor {args.executor}")
     return None
 
 

@@ -4,6 +4,8 @@
 - ``local``: worker processes (spawn context) managed here: one per GPU slot
   (``CUDA_VISIBLE_DEVICES`` is set in the worker before torch is imported) or, without GPUs, CPU
   workers sized to the cores. Each worker receives one cell at a time over its own pipe.
+- ``slurm``: a job array through submitit; each task runs its cells through ``run_and_store``
+  (``benchmark.execute.slurm``).
 
 Claims. The process that runs a cell claims it first (``benchmark.execute.claims``) and releases
 the claim once the cell is stored, so any number of drivers and executors on one results folder run
@@ -520,4 +522,13 @@ def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
     return outcomes
 
 
-EXECUTORS = {"inline": run_inline, "local": run_local}
+def run_slurm(specs: Iterable[CellSpec], store: ResultStore, data_root: str | None = None,
+              plugin_dirs: tuple[str, ...] = (), on_done: Callable[[Outcome], None] | None = None,
+              **kwargs: Any) -> list[Outcome]:
+    """A Slurm job array through submitit (``benchmark.execute.slurm``, imported when used)."""
+    from benchmark.execute.slurm import run_slurm as submit_and_wait
+
+    return submit_and_wait(specs, store, data_root, plugin_dirs, on_done, **kwargs)
+
+
+EXECUTORS = {"inline": run_inline, "local": run_local, "slurm": run_slurm}

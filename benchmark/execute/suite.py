@@ -39,7 +39,7 @@ from benchmark.scenarios.runner import scenario_of
 AXES = ("dataset", "imbalance", "method", "learner", "scenario", "seeds")
 OPTIONAL = ("name", "description", "executor", "notes", "report", "grids")
 SUITES_DIR = builtin_folder("suites")
-EXECUTOR_NAMES = ("inline", "local")
+EXECUTOR_NAMES = ("inline", "local", "slurm")
 SEEDS_ALLOWED = "a positive integer n (seeds 0..n-1) or a non-empty list of distinct integers >= 0"
 
 
@@ -175,6 +175,8 @@ def _check_keys(raw: dict[str, Any]) -> None:
     if missing:
         raise SuiteError(f"missing required key(s) {missing}. A suite needs at least a dataset and a method.")
     executor = raw.get("executor")
+    if isinstance(executor, dict):  # a block: {name: slurm, partition: ..., ...} (checked by execute.slurm)
+        executor = executor.get("name", "slurm")
     if executor is not None:
         check_value(executor, str, "executor", Rule(choices=EXECUTOR_NAMES))
 
