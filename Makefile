@@ -10,7 +10,7 @@ DATA_ARG = $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data tune run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -70,6 +70,13 @@ TUNE_METHOD ?= mc_entropy
 TUNE_TRIALS ?= 20
 tune: install ## optuna study of TUNE_METHOD on SUITE's validation split (TUNE_TRIALS trials; resumes) → results/tune/
 	$(BIN)/albench tune $(SUITE) --method $(TUNE_METHOD) --trials $(TUNE_TRIALS) $(DATA_ARG)
+
+slurm-up: ## install Debian's slurm-wlm + munge and start a one-node Slurm cluster on this host (root; idempotent)
+	bash scripts/slurm_up.sh
+
+test-slurm: install ## the Slurm tests (submit, scancel mid-cell and resume, nothing stored twice); skip without a cluster
+	$(BIN)/python -m pip install -q 'submitit>=1.5'
+	$(BIN)/python -m pytest -m slurm -q -rs tests/test_slurm.py
 
 bench: install ## speed and memory benchmarks (pytest-benchmark)
 	$(BIN)/python -m pytest benchmarks -q --benchmark-enable --benchmark-only -s
