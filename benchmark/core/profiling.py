@@ -153,6 +153,10 @@ class CellLog:
     def elapsed(self) -> float:
         return time.perf_counter() - self._t0
 
+    def carry(self, text: str) -> None:
+        """Put an earlier attempt's log (a resumed cell's) in front of this one's lines."""
+        self._lines.insert(0, text)
+
     def say(self, msg: str) -> None:
         self._lines.append(f"[{self.elapsed():8.2f}s] {msg}\n")
 

@@ -177,11 +177,13 @@ def run_and_store(spec_dict: dict[str, Any], store_root: str, data_root: str | N
         source = method_source(spec.method.name)
         t0 = time.perf_counter()
         try:
-            result = run_cell(spec, data_root)
+            result = run_cell(spec, data_root, checkpoints=store.checkpoint_dir(spec.cell_id))
             result.environment["method_source"] = source
             store.write_cell(result)
+            store.drop_checkpoint(spec.cell_id)
             return Outcome(spec.cell_id, spec.label(), "done", time.perf_counter() - t0, note=note)
         except StoreWriteError:
+            store.drop_checkpoint(spec.cell_id)  # the store is left as it was: no half-run state either
             raise
         except Exception as exc:  # recorded apart, never counted as done
             reason = f"{type(exc).__name__}: {exc}"

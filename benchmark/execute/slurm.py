@@ -20,9 +20,9 @@ waiting stops the waiting only: the jobs keep running (``scancel <job id>`` stop
 Preemption and time limits. A task is a ``PackTask`` with a ``checkpoint`` method, so submitit
 requeues a preempted or timed-out task (Slurm's ``USR2`` signal, ``signal_delay_s`` before the
 limit). The requeued task simply runs the cells of its pack that are not done yet: the cell being
-run when the signal came is restarted from its first round (the claim of the killed process expires,
-the half-written staging folder is never published), and the cells already stored are skipped.
-Round-level checkpoints (resuming a cell mid-way) are not implemented.
+run when the signal came resumes at its last finished round from ``results/checkpoints/<cell_id>/``
+(``run_and_store`` passes the folder to ``run_cell``; the claim of the killed process expires, the
+half-written staging folder is never published), and the cells already stored are skipped.
 
 Options (command line ``--slurm-*`` or the suite's ``executor:`` block, the command line winning):
 ``partition``, ``time`` (minutes per task), ``gpus`` and ``cpus`` per task, ``mem_gb`` per task,

@@ -384,6 +384,14 @@ class ResultStore:
         self._staged_write("record the failure of cell", cid, fill, final)
         return final
 
+    def checkpoint_dir(self, cell_id: str) -> Path:
+        """Where a running cell keeps its round checkpoint (``checkpoints/<cell_id>/``), so that a
+        rerun of an interrupted cell resumes at its last finished round."""
+        return self.root / "checkpoints" / cell_id
+
+    def drop_checkpoint(self, cell_id: str) -> None:
+        shutil.rmtree(self.checkpoint_dir(cell_id), ignore_errors=True)
+
     def write_seconds(self, cell_id: str) -> float | None:
         """How long the store took to write the cell's files (None for cells stored before it was kept)."""
         try:

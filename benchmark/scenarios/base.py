@@ -48,6 +48,15 @@ class Episode(ABC):  # noqa: B024  (start/scripted_batch/... have working defaul
         """Build what the method needs before round 0 (task models, ensemble members); none here."""
         return None
 
+    def state(self) -> Any:
+        """What a round checkpoint must keep of the episode (the task models' weights when they carry
+        over between rounds); None when every round rebuilds it from the seeds."""
+        return None
+
+    def restore(self, state: Any) -> None:
+        """Undo ``state()`` on a freshly started episode (resuming a cell)."""
+        return None
+
     def scripted_batch(self, b: int) -> np.ndarray | None:
         """Pool positions every method takes in round b instead of selecting (None: the method selects)."""
         return None

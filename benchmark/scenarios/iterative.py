@@ -144,6 +144,16 @@ class IterativeEpisode(Episode):
     def per_round(self, b: int) -> int:
         return self.sc.per_round
 
+    def state(self) -> Any:
+        """The members' weights when rounds fine-tune the previous round's (``warm_start``)."""
+        if not self.recipe.warm_start:
+            return None
+        return [{k: v.detach().cpu().clone() for k, v in m.model.state_dict().items()} for m in self.members]
+
+    def restore(self, state: Any) -> None:
+        for member, weights in zip(self.members, state or []):
+            member.model.load_state_dict(weights)
+
     def scripted_batch(self, b: int) -> np.ndarray | None:
         return self.sc.first_batch(len(self.splits.pool_idx), self.spec.paired_key()) if b == 0 else None
 

@@ -30,6 +30,7 @@ from benchmark.data.oracle import RoundOracle
 from benchmark.data.pool import ImagePool
 from benchmark.data.splits import Splits
 from benchmark.learn.learner import TrainingDiverged
+from benchmark.scenarios import checkpoint
 from benchmark.scenarios.base import Episode, Scenario
 from benchmark.select.api import Needs, QueryStrategy, SelectionView, validate_selection
 
@@ -73,9 +74,12 @@ def scored_labels(episode: Episode) -> np.ndarray:
 
 
 def run_cell(spec: CellSpec, root: str | Path | None = None,
-             on_round: Callable[[dict[str, Any]], None] | None = None) -> CellResult:
+             on_round: Callable[[dict[str, Any]], None] | None = None,
+             checkpoints: Path | None = None) -> CellResult:
     """Run one cell. ``on_round`` is called with a copy of each evaluated round's row as soon as it is
-    complete (a tuner reports the running AUBC and may stop the cell by raising)."""
+    complete (a tuner reports the running AUBC and may stop the cell by raising). With
+    ``checkpoints`` (a folder of this cell's own), every finished round is checkpointed there and a
+    rerun resumes after the last one (``benchmark.scenarios.checkpoint``)."""
     reset_peak_rss()  # peak memory is per cell, even in a long-lived worker
     log = CellLog()
     counter = PassCounter()
@@ -100,7 +104,22 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
     selections: list[dict[str, int]] = [{"round": -1, "position": int(p), "pool_index": int(splits.pool_idx[p])}
                                         for p in labelled]
     predictions: list[np.ndarray] = []
-    for b in range(episode.rounds + 1):
+    first_round, elapsed_before = 0, 0.0
+    resumed = checkpoint.load(checkpoints, spec.cell_id)
+    if resumed is not None:
+        first_round, elapsed_before = resumed.next_round, resumed.elapsed
+        rows, selections, predictions = resumed.rows, resumed.selections, resumed.predictions
+        method = resumed.method
+        episode.restore(resumed.episode_state)
+        counter.forward += resumed.forward
+        counter.backward += resumed.backward
+        added = np.setdiff1d(resumed.labelled, labelled, assume_unique=True)
+        oracle.reveal(added)  # the labels bought before the interruption count against the budget again
+        labelled, labelled_y = resumed.labelled, resumed.labelled_y
+        log.carry(resumed.log)
+        log.say(f"resumed from the checkpoint after round {first_round - 1} "
+                f"({len(labelled)} labels, {elapsed_before:.1f} s before the interruption)")
+    for b in range(first_round, episode.rounds + 1):
         row: dict[str, Any] = {}
         if episode.evaluates(b, len(labelled)):
             with timer.phase("train"):
@@ -136,8 +155,12 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
             log.say(f"round {b}: labels={row['labels_used']} acc={row['accuracy']:.4f} "
                     f"bal={row['balanced_accuracy']:.4f} classes={row['classes_discovered']} "
                     f"ir={row['labelled_ir']:.3f}")
-            if on_round is not None:
-                on_round(dict(row))
+        if checkpoints is not None and b < episode.rounds:
+            checkpoint.save(checkpoints, checkpoint.RoundState(
+                spec.cell_id, b + 1, labelled, labelled_y, rows, selections, predictions, method,
+                episode.state(), counter.forward, counter.backward, log.text(), elapsed_before + log.elapsed()))
+        if row and on_round is not None:
+            on_round(dict(row))
 
     rounds = pd.DataFrame(rows)
     rounds.insert(0, "cell_id", spec.cell_id)
@@ -161,7 +184,7 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
         "uses_hidden_labels": bool(method.uses_hidden_labels),
         # labelled data the method reads outside its budget: the balanced validation set (FK Alg. 1 line 3)
         "extra_labels": int(len(splits.val_idx)) if needs.validation else 0,
-        "seconds": round(log.elapsed(), 3),
+        "seconds": round(elapsed_before + log.elapsed(), 3),
         "forward_passes": counter.forward,
         "backward_passes": counter.backward,
         "induced": splits.induced.info,
