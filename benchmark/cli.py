@@ -166,7 +166,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         TimeRemainingColumn,
     )
 
-    from benchmark.execute.executors import EXECUTORS, Interrupted, changed_method_sources
+    from benchmark.execute.dispatch import EXECUTORS
+    from benchmark.execute.executors import Interrupted, changed_method_sources
 
     suite, store = _load(args)
     executor, slurm_kwargs = _executor_choice(args, suite)

@@ -5,7 +5,7 @@
   (``CUDA_VISIBLE_DEVICES`` is set in the worker before torch is imported) or, without GPUs, CPU
   workers sized to the cores. Each worker receives one cell at a time over its own pipe.
 - ``slurm``: a job array through submitit; each task runs its cells through ``run_and_store``
-  (``benchmark.execute.slurm``).
+  (``benchmark.execute.slurm``); ``benchmark.execute.dispatch`` names them all.
 
 Claims. The process that runs a cell claims it first (``benchmark.execute.claims``) and releases
 the claim once the cell is stored, so any number of drivers and executors on one results folder run
@@ -522,15 +522,3 @@ def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
                 pool.reap(2.0)  # a second signal interrupts the shutdown after killing every worker
                 _tidy(store)
     return outcomes
-
-
-def run_slurm(specs: Iterable[CellSpec], store: ResultStore, data_root: str | None = None,
-              plugin_dirs: tuple[str, ...] = (), on_done: Callable[[Outcome], None] | None = None,
-              **kwargs: Any) -> list[Outcome]:
-    """A Slurm job array through submitit (``benchmark.execute.slurm``, imported when used)."""
-    from benchmark.execute.slurm import run_slurm as submit_and_wait
-
-    return submit_and_wait(specs, store, data_root, plugin_dirs, on_done, **kwargs)
-
-
-EXECUTORS = {"inline": run_inline, "local": run_local, "slurm": run_slurm}
