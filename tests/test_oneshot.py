@@ -67,6 +67,17 @@ def test_g_al_eq10_by_hand():
     assert g_al(acc, pd.Series({"d": 80.0}))["m"] == pytest.approx(((60 - 80) / 20 + (70 - 80) / 20) / 2)
 
 
+def test_g_al_reproduces_wacv_table3_random():
+    # WACV 2020 Table 3 (after balancing), row "random", and the row "Full"; the paper prints G_AL = -0.653.
+    # by hand, (acc - full) / (100 - full): Food-101 -1.2392 -1.0346 -0.8170; CIFAR-100 -0.7561 -0.5480 -0.3745;
+    # IMN-100 -0.5507 -0.2554 -0.0634; MIT-67 -1.0907 -0.6634 -0.4450; sum -7.8380, / 12 = -0.6532.
+    acc = pd.DataFrame([[23.53, 30.52, 37.95, 28.86, 37.29, 44.32, 53.79, 62.59, 68.31, 42.36, 54.14, 60.16]],
+                       index=["random"],
+                       columns=pd.MultiIndex.from_product([["food", "cifar", "imn", "mit"], [500, 1000, 2000]]))
+    full = pd.Series({"food": 65.85, "cifar": 59.49, "imn": 70.20, "mit": 72.43})
+    assert g_al(acc, full)["random"] == pytest.approx(-0.653, abs=5e-4)
+
+
 def test_balanced_wrapper_labels_one_at_a_time_and_balances():
     rng = np.random.default_rng(0)
     labels = np.array([0] * 40 + [1] * 8 + [2] * 4)  # an imbalanced pool
