@@ -229,7 +229,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             elif not show:
                 print(f"done {outcome.label} ({outcome.seconds:.1f}s)", flush=True)
 
-        kwargs = ({"workers": args.workers, "threads": args.threads} if executor == "local"
+        kwargs = ({"workers": args.workers, "threads": args.threads, "mps": args.mps or "auto"} if executor == "local"
                   else slurm_kwargs if executor == "slurm" else {})
         run_cells: Any = EXECUTORS[executor]
         try:
@@ -462,6 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where cells run (default: the suite's `executor:`, else local)")
     p.add_argument("--workers", type=positive_int, default=None, help="local executor: worker processes (>= 1)")
     p.add_argument("--threads", type=positive_int, default=None, help="local executor: torch threads per worker (>= 1)")
+    p.add_argument("--mps", choices=["auto", "on", "off"], default=None,
+                   help="local executor: the CUDA MPS daemon, so that workers sharing a GPU run their kernels "
+                        "concurrently. auto (default): when more workers than GPUs and nvidia-cuda-mps-control is "
+                        "on PATH; on: whenever workers use GPUs; off: never. A running daemon is attached to and "
+                        "left running; one albench starts is stopped when the run ends; failing to start it is "
+                        "a warning, never an error")
     s = p.add_argument_group("slurm executor (override the suite's `executor:` block)")
     s.add_argument("--slurm-partition", default=None, metavar="NAME", help="partition (default: the cluster's)")
     s.add_argument("--slurm-time", type=positive_int, default=None, metavar="MIN",
@@ -555,10 +561,11 @@ SLURM_OPTIONS = ("slurm_partition", "slurm_time", "slurm_gpus", "slurm_cpus", "s
 def executor_problem(args: argparse.Namespace, executor: str, where: str) -> str | None:
     """Options given for another executor than ``executor`` (``where``: how it was chosen)."""
     if executor != "local":
-        given = [f"--{n}" for n in ("workers", "threads") if getattr(args, n, None) is not None]
+        given = [f"--{n}" for n in ("workers", "threads", "mps") if getattr(args, n, None) is not None]
         if given:
             verb = "apply" if len(given) > 1 else "applies"
-            return f"{' and '.join(given)} {verb} to the local executor only ({where})."
+            names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+            return f"{names} {verb} to the local executor only ({where})."
     if executor != "slurm":
         given = [f"--{n.replace('_', '-')}" for n in SLURM_OPTIONS if getattr(args, n, None) is not None]
         given += ["--no-wait"] if getattr(args, "no_wait", False) else []

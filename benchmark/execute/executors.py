@@ -3,7 +3,9 @@
 - ``inline``: in this process, one cell after another (tests, debugging).
 - ``local``: worker processes (spawn context) managed here: one per GPU slot
   (``CUDA_VISIBLE_DEVICES`` is set in the worker before torch is imported) or, without GPUs, CPU
-  workers sized to the cores. Each worker receives one cell at a time over its own pipe.
+  workers sized to the cores. Each worker receives one cell at a time over its own pipe. When
+  several workers share a GPU, the CUDA MPS daemon is started or attached to first
+  (``benchmark.execute.mps``, ``--mps auto|on|off``) and a daemon started here is stopped at the end.
 - ``slurm``: a job array through submitit; each task runs its cells through ``run_and_store``
   (``benchmark.execute.slurm``); ``benchmark.execute.dispatch`` names them all.
 
@@ -47,6 +49,7 @@ from typing import Any
 
 from benchmark.core.errors import AlbenchError
 from benchmark.core.spec import FULL_POOL_METHOD, CellSpec
+from benchmark.execute.mps import mps_for_workers
 from benchmark.execute.store import ResultStore, StoreWriteError
 
 GRACE_S = 3.0  # how long stopped workers get to exit before SIGKILL
@@ -467,10 +470,16 @@ def _tidy(store: ResultStore) -> None:
         pass
 
 
+def _say(message: str) -> None:
+    print(f"albench: {message}", file=sys.stderr, flush=True)
+
+
 def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | None = None,
               plugin_dirs: tuple[str, ...] = (), workers: int | None = None, threads: int | None = None,
-              on_done: Callable[[Outcome], None] | None = None, grace: float = GRACE_S) -> list[Outcome]:
-    """Run cells on local worker processes; see the module docstring for claims and stopping."""
+              on_done: Callable[[Outcome], None] | None = None, grace: float = GRACE_S, mps: str = "auto",
+              say: Callable[[str], None] = _say) -> list[Outcome]:
+    """Run cells on local worker processes; see the module docstring for claims and stopping, and
+    ``benchmark.execute.mps`` for ``mps`` (auto | on | off: the CUDA MPS daemon for workers sharing a GPU)."""
     queue = deque(specs)
     if not queue:
         return []
@@ -485,7 +494,7 @@ def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
         if on_done:
             on_done(outcome)
 
-    with StopSignals(on_second=pool.kill) as stop:
+    with mps_for_workers(mps, slot_list[:n], gpu, say), StopSignals(on_second=pool.kill) as stop:
         try:
             for slot in slot_list[:n]:
                 pool.spawn(slot)
