@@ -4,7 +4,7 @@ Synthetic standardised descriptors and Fisher scores, L = 768 split into 4 layer
 (64 + 128 + 256 + 320): a pool of 1,200,000 and 10,000 misclassified validation points
 (of a 50,000 validation set). k-center picks P = 1,000 centres among the misclassified points,
 then R_{z,g} between the centres and the whole pool is streamed in chunks; the top P candidates
-per centre are kept and assigned without duplicates. The pool's Z and G (2 × 3.4 GiB) exist before
+per centre are kept and assigned rank-major without duplicates. The pool's Z and G (2 × 3.4 GiB) exist before
 the measurement; the figure is what the selection adds to the peak RSS. A pool × pool or pool ×
 validation matrix would need 5.2 TiB or 224 GiB. Run with ``make bench`` (a few minutes on 2 cores).
 """
@@ -19,7 +19,7 @@ POOL, VAL_WRONG, P, SIZES = 1_200_000, 10_000, 1_000, (64, 128, 256, 320)
 
 SCRIPT = textwrap.dedent(f"""
     import json, time, numpy as np, torch
-    from benchmark.select.kernels import KernelPoints, assign_without_duplicates, kernel_k_center, kernel_top_candidates
+    from benchmark.select.kernels import KernelPoints, assign_rank_major, kernel_k_center, kernel_top_candidates
 
     def status(key):
         for line in open("/proc/self/status"):
@@ -43,8 +43,8 @@ SCRIPT = textwrap.dedent(f"""
     t0 = time.perf_counter()
     centres = kernel_k_center(val, {P}, np.random.default_rng(1))
     t1 = time.perf_counter()
-    _, cand = kernel_top_candidates(val.take(centres), pool, {P})
-    picks = assign_without_duplicates(cand, {P})
+    values, cand = kernel_top_candidates(val.take(centres), pool, {P})
+    picks = assign_rank_major(values, cand, {P})
     t2 = time.perf_counter()
     assert len(np.unique(picks)) == {P}
     print(json.dumps({{"added_mb": status("VmHWM") - base, "inputs_mb": (pool.z.nbytes * 2 + val.z.nbytes * 2) / 2**20,

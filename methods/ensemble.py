@@ -7,7 +7,8 @@ ratio over the E members' votes ranks it.
 
 Differs from Beluch et al. in one reported number: the test accuracy is that of member 0, the same
 single model every other method is scored with, so the leaderboard compares selections, not an
-ensemble against single models.
+ensemble against single models. ``first_round: random`` draws round 0's batch at random, as the FK
+paper's code does for its ensemble baseline.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from benchmark.core.errors import AlbenchError
 from benchmark.core.registry import register_method
-from benchmark.select.api import Needs, QueryStrategy, SelectionView, top_k
+from benchmark.select.api import Needs, QueryStrategy, SelectionView, check_first_round, top_k
 from benchmark.select.scores import variation_ratio
 
 
@@ -26,10 +27,11 @@ class EnsembleVariationRatio(QueryStrategy):
     version = "1"
     search_space = {"members": ("int", 2, 8)}  # albench tune
 
-    def __init__(self, members: int = 4):
+    def __init__(self, members: int = 4, first_round: str = "method"):
         if members < 2:
             raise AlbenchError(f"ensemble_varR: an ensemble needs at least 2 members, got {members}.")
         self.members = members
+        self.first_round = check_first_round(first_round, "ensemble_varR")
 
     def needs(self) -> Needs:
         return Needs(ensemble=self.members)

@@ -7,14 +7,28 @@ Algorithm 1, one round (task model θ^b trained on the labels held so far):
   4  their descriptors Z_v (and Fisher scores G_v with their trusted labels);
   5-7 more than P of them → P centres by greedy k-center (in the kernel's own feature space);
   8  descriptors Z (and Fisher scores G under pseudo-labels S) for every unlabelled point;
-  9-10 R = R_z (∘ R_g) between centres and pool; centres take, round-robin, their highest-kernel
-     pool point not yet taken, until P points are chosen.
+  9-10 R = R_z (∘ R_g) between centres and pool; every centre's best pool point first, in order of
+     decreasing R, then every centre's second best, and so on, skipping points already taken,
+     until P are chosen (the official code's reading of "arg max_p R").
+
+What follows the official code (github.com/gudovskiy/al-fk-self-supervision), which produced the
+paper's figures, where the text leaves it open:
+- descriptors and Fisher scores are pooled at the *block outputs* (after max-pooling and ReLU;
+  LeNet's ``conv2_block`` is L20, ``conv1_block + conv2_block + fc1_block`` L80), and both are
+  taken at the same tensor;
+- segments are standardised to zero mean and unit variance (eq. 6), so longer layers weigh more;
+- the validation points' Fisher scores use their trusted labels; S = p̂(y, z) labels a pool point
+  with the trusted label of the validation point of highest R_z (descriptors only);
+- ``combine``: eq. 12 multiplies R_z and R_g (``"product"``, the default); the official code adds
+  them (``"sum"``); suites/fk-mnist*.yaml say which they use.
 
 Where this differs from the paper's code, and why:
 - if no validation point is misclassified, all validation points are the candidates for the
   centres (the paper does not say; an empty set would select nothing);
-- if fewer than P points are misclassified, each centre contributes several pool points in turn;
-- k-center's first centre is random (the ``rng`` of the round), as in Sener & Savarese.
+- k-center maximises the kernel distance d² = R(x,x) + R(c,c) − 2R(x,c) to the nearest centre; the
+  code minimises the highest similarity R(x,c), the same choice whenever R(x,x) is constant (every
+  non-constant standardised segment has the same norm), different only for degenerate points;
+- k-center's first centre comes from the round's seeded ``rng`` (the code seeds from the clock).
 """
 from __future__ import annotations
 
@@ -27,8 +41,9 @@ from benchmark.core.registry import register_method
 from benchmark.learn.fisher import fisher_descriptors, mc_pseudo_labels, segment_sizes
 from benchmark.select.api import Needs, QueryStrategy, SelectionView
 from benchmark.select.kernels import (
+    COMBINE,
     KernelPoints,
-    assign_without_duplicates,
+    assign_rank_major,
     kernel_k_center,
     kernel_top_candidates,
     nearest_key,
@@ -36,23 +51,32 @@ from benchmark.select.kernels import (
 )
 
 PSEUDO_LABELS = ("pred", "pyz", "mc_trace", "mc_mi")
-DEFAULT_LAYERS = ("conv2",)  # LeNet L20
 
 
-def _layers(layers: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...]:
+def _layers(layers: list[str] | tuple[str, ...] | str | None) -> tuple[str, ...] | None:
     if layers is None:
-        return DEFAULT_LAYERS
+        return None
     return (layers,) if isinstance(layers, str) else tuple(layers)
+
+
+def default_layers(model: torch.nn.Module) -> tuple[str, ...]:
+    """The model's ``descriptor_layers`` (LeNet: ``conv2_block``, L20), else its ``embed_layers``."""
+    return tuple(getattr(model, "descriptor_layers", None) or getattr(model, "embed_layers", None) or ())
 
 
 class _KernelSelection(QueryStrategy):
     """Shared Algorithm 1 machinery; subclasses say whether Fisher scores are used and how labels are made."""
 
     fisher = False
-    version = "1"
+    version = "2"  # 2: block-output descriptors, unit-variance segments, rank-major assignment
 
-    def __init__(self, layers: list[str] | None = None, chunk_mb: int = 64):
-        self.layers = list(_layers(layers))
+    def __init__(self, layers: list[str] | None = None, combine: str = "product", chunk_mb: int = 64):
+        if combine not in COMBINE:
+            raise AlbenchError(f"{type(self).__name__}: combine must be one of {COMBINE} (eq. 12's product or "
+                               f"the official code's sum), got {combine!r}.")
+        chosen = _layers(layers)
+        self.layers = None if chosen is None else list(chosen)  # None: the model's default descriptor
+        self.combine = combine
         self.chunk_mb = chunk_mb
 
     def needs(self) -> Needs:
@@ -71,24 +95,25 @@ class _KernelSelection(QueryStrategy):
         pool_x = view.require("images", name)
         if len(val_y) == 0:
             raise AlbenchError(f"{name} needs a validation split (scenario.val_per_class > 0).")
-        sizes = segment_sizes(learner, self.layers, pool_x)
+        layers = self.layers or list(default_layers(learner.model))
+        sizes = segment_sizes(learner, layers, pool_x)
         chunk = self.chunk_mb * 2**20
         # lines 3-4: validation descriptors, Fisher scores under the trusted labels, predictions
-        zv, gv, pv = fisher_descriptors(learner, val_x, self.layers, val_y if self.fisher else None)
+        zv, gv, pv = fisher_descriptors(learner, val_x, layers, val_y if self.fisher else None)
         val = KernelPoints(standardize_segments(zv, sizes), tuple(sizes),
-                           standardize_segments(gv, sizes) if self.fisher else None)
+                           standardize_segments(gv, sizes) if self.fisher else None, self.combine)
         wrong = np.flatnonzero(pv.argmax(1) != val_y)
         candidates = wrong if len(wrong) else np.arange(len(val_y))
         # lines 5-7: at most P centres
         centres = candidates[kernel_k_center(val.take(candidates), k, rng)] if len(candidates) > k else candidates
         # line 8: pool descriptors and Fisher scores under pseudo-labels S
         labels = self.pool_labels(view, KernelPoints(val.z, val.sizes), sizes, rng) if self.fisher else None
-        z, g, _ = fisher_descriptors(learner, pool_x, self.layers, labels)
+        z, g, _ = fisher_descriptors(learner, pool_x, layers, labels)
         pool = KernelPoints(standardize_segments(z, sizes), tuple(sizes),
-                            standardize_segments(g, sizes) if self.fisher else None)
-        # lines 9-10: kernel against the centres, arg max without duplicates
-        _, cand = kernel_top_candidates(val.take(centres), pool, k, chunk_bytes=chunk)
-        return view.unlabelled[assign_without_duplicates(cand, k)]
+                            standardize_segments(g, sizes) if self.fisher else None, self.combine)
+        # lines 9-10: kernel against the centres, arg max without duplicates (rank-major)
+        values, cand = kernel_top_candidates(val.take(centres), pool, k, chunk_bytes=chunk)
+        return view.unlabelled[assign_rank_major(values, cand, k)]
 
 
 @register_method("pcc")
@@ -96,6 +121,9 @@ class PCCKernel(_KernelSelection):
     """R_z (CVPR 2020 eq. 6): Pearson correlation of multi-scale pooled descriptors, summed over
     layers, between misclassified-validation centres and the pool (Algorithm 1 without Fisher
     scores). Costs M + N' forward passes (Table 1)."""
+
+    def __init__(self, layers: list[str] | None = None, chunk_mb: int = 64):
+        super().__init__(layers, "product", chunk_mb)  # no Fisher scores: nothing to combine
 
 
 @register_method("pfk")
@@ -115,8 +143,8 @@ class PracticalFisherKernel(_KernelSelection):
                     "mc_samples": ("int", 4, 64, "log")}
 
     def __init__(self, labels: str = "pyz", layers: list[str] | None = None, mc_samples: int = 32,
-                 mc_degrees: float = 5.0, mc_noise: float = 0.05, chunk_mb: int = 64):
-        super().__init__(layers, chunk_mb)
+                 mc_degrees: float = 5.0, mc_noise: float = 0.05, combine: str = "product", chunk_mb: int = 64):
+        super().__init__(layers, combine, chunk_mb)
         if labels not in PSEUDO_LABELS:
             hint = " S = y reads hidden labels: use the method 'pfk_oracle'." if labels in ("true", "y") else ""
             raise AlbenchError(f"pfk: labels must be one of {PSEUDO_LABELS}, got {labels!r}.{hint}")
@@ -137,7 +165,8 @@ class PracticalFisherKernel(_KernelSelection):
 
             return nearest_trusted
         metric = "trace" if self.labels == "mc_trace" else "mi"
-        return mc_pseudo_labels(view.learner, view.images, self.layers, self.mc_samples, metric,
+        layers = self.layers or list(default_layers(view.learner.model))
+        return mc_pseudo_labels(view.learner, view.images, layers, self.mc_samples, metric,
                                 self.mc_degrees, self.mc_noise, seed=int(rng.integers(2**31)))
 
 

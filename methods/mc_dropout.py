@@ -1,8 +1,10 @@
 """Bayesian uncertainty by MC-dropout (Gal, Islam & Ghahramani 2017), the CVPR 2020 FK paper's
 uncertainty baselines (§5: varR, max entropy, BALD; Table 1 cost K·N' forward passes).
 
-The task model trains with dropout on (the loop builds it so because these methods declare
-``mc_dropout``); K stochastic forward passes give p_k(y|x), k = 1..K.
+The task model is built with dropout (these methods declare ``mc_dropout``) and trains with it on,
+unless the recipe sets ``train_dropout: false`` (the FK paper's code: trained without dropout, MC
+passes at inference only); K stochastic forward passes give p_k(y|x), k = 1..K. ``first_round:
+random`` draws round 0's batch at random, as the FK paper's code does for these baselines.
 """
 from __future__ import annotations
 
@@ -10,7 +12,7 @@ import numpy as np
 
 from benchmark.core.errors import AlbenchError
 from benchmark.core.registry import register_method
-from benchmark.select.api import Needs, QueryStrategy, SelectionView, top_k
+from benchmark.select.api import Needs, QueryStrategy, SelectionView, check_first_round, top_k
 from benchmark.select.scores import bald, predictive_entropy, variation_ratio
 
 
@@ -19,10 +21,11 @@ class _MCDropout(QueryStrategy):
     contract_params = {"samples": 8}
     search_space = {"samples": ("int", 8, 128, "log")}  # albench tune
 
-    def __init__(self, samples: int = 128):
+    def __init__(self, samples: int = 128, first_round: str = "method"):
         if samples < 1:
             raise AlbenchError(f"MC-dropout needs samples >= 1, got {samples}.")
         self.samples = samples
+        self.first_round = check_first_round(first_round, type(self).__name__)
 
     def needs(self) -> Needs:
         return Needs(mc_dropout=self.samples)

@@ -35,10 +35,11 @@ def test_checkpoint_is_computed_once_and_has_no_head(tmp_path, monkeypatch):
     monkeypatch.setenv("ALBENCH_CACHE", str(tmp_path))
     images = np.random.default_rng(0).integers(0, 256, (40, 1, 8, 8), np.uint8)
     args = ({"pool": 1}, "small_cnn", images, [0.5], [0.25], RotationRecipe(epochs=1, batch_size=16), 0, torch.device("cpu"))
-    path, computed = rotation_checkpoint(*args)
-    assert computed and path.is_file()
-    again, computed_again = rotation_checkpoint(*args)
+    path, computed, accuracy = rotation_checkpoint(*args, eval_images=images[:10])
+    assert computed and path.is_file() and 0.0 <= accuracy <= 1.0
+    again, computed_again, accuracy_again = rotation_checkpoint(*args)
     assert again == path and not computed_again
+    assert accuracy_again == accuracy  # measured once, read back from the cache's sidecar
     state = torch.load(path, weights_only=True)
     assert "fc2.weight" not in state and "conv1.weight" in state
 

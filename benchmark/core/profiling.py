@@ -8,7 +8,6 @@ timer also records each phase's peak allocated GPU memory and the seconds the GP
 """
 from __future__ import annotations
 
-import ctypes
 import resource
 import sys
 import threading
@@ -118,37 +117,16 @@ class BusySampler:
         self._stop.set()
 
 
-class _NvmlUtilization(ctypes.Structure):
-    _fields_ = [("gpu", ctypes.c_uint), ("memory", ctypes.c_uint)]
-
-
 def _nvml_reader(torch: Any) -> Callable[[], float] | None:
-    """The utilisation (%) of this process's current CUDA device through NVML, read with ctypes from
-    ``libnvidia-ml.so.1`` (installed with the driver; no pynvml needed). None where NVML or the device's
-    utilisation cannot be read (no driver library, a MIG instance)."""
+    """The utilisation (%) of this process's current CUDA device, read through NVML by
+    ``torch.cuda.utilization`` (which needs the ``nvidia-ml-py`` package: ``pip install
+    'albench[gpu]'``). None where it cannot be read (no NVML bindings, no driver library, a MIG
+    instance): the GPU-busy columns are then absent, the rest of the profile is unchanged."""
     try:
-        lib = ctypes.CDLL("libnvidia-ml.so.1")
-        lib.nvmlInit_v2.restype = ctypes.c_int
-        if lib.nvmlInit_v2() != 0:
-            return None
         device = torch.cuda.current_device()
-        to_nvml = getattr(torch.cuda, "_get_nvml_device_index", None)  # honours CUDA_VISIBLE_DEVICES
-        index = int(to_nvml(device)) if to_nvml is not None else int(device)
-        handle = ctypes.c_void_p()
-        by_index = lib.nvmlDeviceGetHandleByIndex_v2
-        by_index.argtypes = [ctypes.c_uint, ctypes.POINTER(ctypes.c_void_p)]
-        by_index.restype = ctypes.c_int
-        if by_index(index, ctypes.byref(handle)) != 0:
-            return None
-        rates = lib.nvmlDeviceGetUtilizationRates
-        rates.argtypes = [ctypes.c_void_p, ctypes.POINTER(_NvmlUtilization)]
-        rates.restype = ctypes.c_int
-        util = _NvmlUtilization()
 
         def read() -> float:
-            if rates(handle, ctypes.byref(util)) != 0:
-                raise OSError("nvmlDeviceGetUtilizationRates failed")
-            return float(util.gpu)
+            return float(torch.cuda.utilization(device))
 
         read()
         return read

@@ -1,12 +1,13 @@
 """Pooled descriptors and Fisher scores from a trained Learner (CVPR 2020 FK paper, §4.1-4.3).
 
-For an input x_i and a layer j with output Z_i^j (taken *before* its nonlinearity), the descriptor is
-z_i^j = φ(Z_i^j) (average pooling, eq. 6) and the Fisher score is g_i^j = φ(∂L(y_i, ŷ_i)/∂Z_i^j)
-(§4.2, below eq. 11). One forward and one backward pass per point give both, which is the
+For an input x_i and a hooked module j with output Z_i^j, the descriptor is z_i^j = φ(Z_i^j)
+(average pooling, eq. 6) and the Fisher score is g_i^j = φ(∂L(y_i, ŷ_i)/∂Z_i^j) at the same tensor
+(§4.2, below eq. 11). Which tensor is the caller's choice: LeNet's ``conv2`` is the layer's output
+before pooling and ReLU, ``conv2_block`` the block output after them (the official code's choice). One forward and one backward pass per point give both, which is the
 2(M + N') cost of Table 1. Every pass is counted in the learner's PassCounter.
 
 Layers whose output is modified in place by the next operation (``ReLU(inplace=True)``) cannot be
-differentiated this way; pick the block outputs instead. LeNet's conv1/conv2/fc1 are safe.
+differentiated this way; pick the block outputs instead. LeNet's layers and block taps are safe.
 """
 from __future__ import annotations
 

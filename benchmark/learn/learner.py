@@ -25,6 +25,7 @@ from benchmark.core.errors import AlbenchError, Rule, SuiteError, check_fields, 
 from benchmark.core.profiling import PassCounter
 from benchmark.core.registry import MODELS
 from benchmark.learn.models import build_model
+from benchmark.learn.schedule import check_lr_schedule, lr_scheduler
 
 T = TypeVar("T")
 OPTIMIZERS = ("sgd", "adam", "adamw")
@@ -41,7 +42,15 @@ class LearnerRecipe:
     """The training recipe. ``init`` is ``"random"``, ``"rotation"`` (self-supervised rotation
     pretraining on the unlabelled pool, cached; ``pretrain`` holds its recipe, see
     ``benchmark.learn.pretrain.RotationRecipe``) or a path to a local state dict (a pretrained backbone;
-    tensors whose shape differs, such as the classifier, stay fresh)."""
+    tensors whose shape differs, such as the classifier, stay fresh).
+
+    The learning rate is multiplied by ``lr_gamma`` every ``lr_step`` epochs, or after each number
+    of finished epochs in ``lr_milestones`` (the FK paper's code decays at the start of epochs 15,
+    30 and 45: ``lr_milestones: [14, 29, 44]``). ``warm_start``: every round fine-tunes the previous
+    round's weights with a fresh optimizer (the FK paper's code) instead of restarting from the
+    initial ones. ``train_dropout: false`` keeps dropout off while training, so a method that asks
+    for MC-dropout gets it at inference only (the FK paper's code trains every model without
+    dropout and draws its MC passes from the same weights)."""
 
     model: str = "small_cnn"
     optimizer: str = "sgd"
@@ -51,10 +60,12 @@ class LearnerRecipe:
     epochs: int = 30
     batch_size: int = 16
     lr_step: int | None = None
+    lr_milestones: list[int] | None = None
     lr_gamma: float = 0.1
     init: str = "random"
     warm_start: bool = False
     dropout: float = 0.5
+    train_dropout: bool = True
     eval_batch_size: int = 512
     device: str = "auto"
     model_kwargs: Mapping[str, Any] = field(default_factory=dict)
@@ -63,6 +74,7 @@ class LearnerRecipe:
     rules: ClassVar[Mapping[str, Rule]] = {
         "optimizer": Rule(choices=OPTIMIZERS), "lr": Rule(above=0), "momentum": Rule(low=0, high=1),
         "weight_decay": Rule(low=0), "epochs": Rule(low=0), "batch_size": Rule(low=1), "lr_step": Rule(low=1),
+        "lr_milestones": Rule(low=1, nonempty=True, distinct=True),
         "lr_gamma": Rule(above=0), "dropout": Rule(low=0, below=1), "eval_batch_size": Rule(low=1)}
 
     @classmethod
@@ -74,6 +86,7 @@ class LearnerRecipe:
         check_model_name(recipe.model, f"{where}.model")
         check_model_kwargs(recipe.model, recipe.model_kwargs, f"{where}.model_kwargs")
         _check_init(recipe.init, f"{where}.init")
+        check_lr_schedule(recipe.lr_step, recipe.lr_milestones, where)
         _check_device(recipe.device, f"{where}.device")
         if recipe.pretrain and recipe.init != "rotation":
             raise SuiteError(f"{where}.pretrain is only used with {where}.init: rotation (got init {recipe.init!r}).")
@@ -251,10 +264,14 @@ class Learner:
             opt = torch.optim.Adam(params, lr=r.lr, weight_decay=r.weight_decay)
         else:
             opt = torch.optim.AdamW(params, lr=r.lr, weight_decay=r.weight_decay)
-        sched = torch.optim.lr_scheduler.StepLR(opt, r.lr_step, r.lr_gamma) if r.lr_step else None
+        sched = lr_scheduler(opt, r.lr_step, r.lr_milestones, r.lr_gamma)
         xt = self.to_input(x)
         yt = torch.as_tensor(y, dtype=torch.long, device=self.device)
         self.model.train()
+        if not r.train_dropout:  # MC-dropout at inference only
+            for m in self.model.modules():
+                if isinstance(m, nn.modules.dropout._DropoutNd):
+                    m.eval()
         loss_sum, seen = 0.0, 0
         for epoch in range(r.epochs):
             order = torch.randperm(len(yt), generator=gen).to(self.device)

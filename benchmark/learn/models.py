@@ -1,6 +1,9 @@
 """Built-in network architectures (registered by name) and timm / torchvision models by name.
 
-Every model exposes ``embed_layers``: the default layer list that ``Learner.embed`` pools from.
+Every model exposes ``embed_layers``: the default layer list that ``Learner.embed`` pools from. A
+registered model may also name ``descriptor_layers``, the default single-scale descriptor of the
+Fisher-kernel methods (LeNet: ``conv2_block``, the FK paper's L20); without it they use
+``embed_layers``.
 """
 from __future__ import annotations
 
@@ -19,14 +22,21 @@ class LeNet(nn.Module):
     """LeNet as used for MNIST by Gal et al. 2017 and the CVPR 2020 FK paper (§5.1).
 
     conv1 10@5x5 → maxpool → ReLU → conv2 20@5x5 → dropout2d → maxpool → ReLU → fc1 50 → ReLU →
-    dropout → fc2 classes. Layer outputs ``conv1`` (10 ch), ``conv2`` (20 ch) and ``fc1`` (50) are
-    taken *before* their nonlinearity, so average-pooled they give the paper's descriptors
-    L20 = [conv2] and L80 = [conv1, conv2, fc1]. Dropout probability is ``dropout``; the Learner
-    zeroes it unless a method asks for MC-dropout.
+    dropout → fc2 classes. Two kinds of layer outputs can be hooked for descriptors:
+
+    - ``conv1``, ``conv2``, ``fc1``: the layers' own outputs, *before* pooling and nonlinearity
+      (z̃ of the paper's eq. 11);
+    - ``conv1_block``, ``conv2_block``, ``fc1_block`` (parameter-free taps): the block outputs
+      *after* max-pooling and ReLU (10@12x12, 20@4x4, 50). The paper's official code pools its
+      descriptors and Fisher scores here, so average-pooled they give its L20 = [conv2_block] and
+      L80 = [conv1_block, conv2_block, fc1_block] (lengths 20 and 10 + 20 + 50 = 80).
+
+    Dropout probability is ``dropout``; the Learner zeroes it unless a method asks for MC-dropout.
     """
 
     version = "1"
     embed_layers = ("fc1",)
+    descriptor_layers = ("conv2_block",)
 
     def __init__(self, num_classes: int, in_chans: int = 1, image_size: int = 28, dropout: float = 0.5):
         super().__init__()
@@ -39,11 +49,15 @@ class LeNet(nn.Module):
         self.fc1 = nn.Linear(20 * side * side, 50)
         self.drop = nn.Dropout(dropout)
         self.fc2 = nn.Linear(50, num_classes)
+        # hook points for block-output descriptors (no parameters: state dicts are unchanged)
+        self.conv1_block = nn.Identity()
+        self.conv2_block = nn.Identity()
+        self.fc1_block = nn.Identity()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(F.max_pool2d(self.conv1(x), 2))
-        x = F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2))
-        x = F.relu(self.fc1(x.flatten(1)))
+        x = self.conv1_block(F.relu(F.max_pool2d(self.conv1(x), 2)))
+        x = self.conv2_block(F.relu(F.max_pool2d(self.conv2_drop(self.conv2(x)), 2)))
+        x = self.fc1_block(F.relu(self.fc1(x.flatten(1))))
         return self.fc2(self.drop(x))
 
 
@@ -53,6 +67,7 @@ class SmallCNN(nn.Module):
 
     version = "1"
     embed_layers = ("fc1",)
+    descriptor_layers = ("conv2",)
 
     def __init__(self, num_classes: int, in_chans: int = 1, image_size: int = 8, dropout: float = 0.25):
         super().__init__()

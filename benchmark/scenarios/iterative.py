@@ -140,6 +140,7 @@ class IterativeEpisode(Episode):
         self.eval_x = pool.test_x[splits.test_idx] if on_test else self.val_x
         self.eval_y = np.asarray(splits.test_y if on_test else self.val_y)
         self.members: list[Learner] = []
+        self.rotation_accuracy: float | None = None  # of the rotation-pretrained backbone, if any
 
     def per_round(self, b: int) -> int:
         return self.sc.per_round
@@ -165,12 +166,14 @@ class IterativeEpisode(Episode):
             from benchmark.learn.pretrain import RotationRecipe, rotation_checkpoint
 
             with self.timer.phase("pretrain"):
-                path, computed = rotation_checkpoint(
+                path, computed, self.rotation_accuracy = rotation_checkpoint(
                     {"splits": split_key(spec)}, recipe.model, self.x_pool, pool.mean, pool.std,
                     RotationRecipe.from_mapping(recipe.pretrain), torch_seed("rotation", split_key(spec)),
-                    resolve_device(recipe.device), self.counter)
+                    resolve_device(recipe.device), self.counter, eval_images=self.eval_x)
             init_file = str(path)
-            self.log.say(f"rotation pretraining {'computed' if computed else 'loaded from cache'}: {path.name}")
+            shown = "unknown" if self.rotation_accuracy is None else f"{self.rotation_accuracy:.4f}"
+            self.log.say(f"rotation pretraining {'computed' if computed else 'loaded from cache'}: {path.name} "
+                         f"(rotation accuracy on the scored split's images: {shown})")
         paired = spec.paired_key()
         self.members = [Learner(recipe, pool.num_classes, pool.image_shape, pool.mean, pool.std,
                                 seed=torch_seed("init", paired, *([m] if m else [])),
@@ -239,4 +242,5 @@ class IterativeEpisode(Episode):
 
     def summary_extras(self) -> dict[str, Any]:
         scored = {"evaluate_on": self.sc.evaluate_on} if self.sc.evaluate_on != "test" else {}
-        return {"validation_labels": int(len(self.splits.val_idx)), **scored}
+        rotation = {"rotation_accuracy": round(self.rotation_accuracy, 6)} if self.rotation_accuracy is not None else {}
+        return {"validation_labels": int(len(self.splits.val_idx)), **scored, **rotation}

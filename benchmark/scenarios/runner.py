@@ -25,6 +25,7 @@ from benchmark.core.metrics import (
 from benchmark.core.profiling import CellLog, PassCounter, PhaseTimer, reset_peak_rss
 from benchmark.core.registry import METHODS, SCENARIOS
 from benchmark.core.result import CellResult
+from benchmark.core.seeding import rng_for
 from benchmark.core.spec import FULL_POOL_METHOD, CellSpec
 from benchmark.data.oracle import RoundOracle
 from benchmark.data.pool import ImagePool
@@ -65,6 +66,13 @@ def round_view(episode: Episode, needs: Needs, method: QueryStrategy, labelled: 
     with timer.phase("infer"):
         view = episode.view(needs, method, labelled, labelled_y, unlabelled, b)
     return replace(view, counter=counter, oracle=round_oracle if needs.oracle else None)
+
+
+def random_first_batch(pool_size: int, labelled: np.ndarray, k: int, spec: CellSpec) -> np.ndarray:
+    """Round 0's batch for a method with ``first_round: random``: k unlabelled pool positions drawn
+    from the cell's paired seed, so every such method of a setting gets the same batch."""
+    unlabelled = np.setdiff1d(np.arange(pool_size), labelled)
+    return np.sort(rng_for("first_round", spec.paired_key()).choice(unlabelled, k, replace=False))
 
 
 def scored_labels(episode: Episode) -> np.ndarray:
@@ -139,6 +147,8 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
             k = episode.per_round(b)
             round_oracle = RoundOracle(oracle, limit=k)
             chosen = episode.scripted_batch(b)
+            if chosen is None and b == 0 and getattr(method, "first_round", "method") == "random":
+                chosen = random_first_batch(len(episode.splits.pool_idx), labelled, k, spec)
             if chosen is None:
                 view = round_view(episode, needs, method, labelled, labelled_y, b, timer, counter, round_oracle)
                 with timer.phase("select"):

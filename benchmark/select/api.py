@@ -112,10 +112,15 @@ class QueryStrategy:
     """Base class. Subclasses set ``version``, store parameters in ``__init__``, implement ``select``.
 
     ``uses_hidden_labels`` must be True only for oracle ablations; reports mark such methods.
+    ``first_round``: ``"method"`` (the method selects round 0 too) or ``"random"`` (round 0's batch is
+    drawn uniformly at random from the cell's paired seed; the method takes over from round 1): the
+    FK paper's official code does the latter for its uncertainty baselines, whose first batch would
+    otherwise come from an untrained classifier. Methods that offer it take it as a parameter.
     """
 
     version: str = "1"
     uses_hidden_labels: bool = False
+    first_round: str = "method"
 
     def needs(self) -> Needs:
         return Needs()
@@ -129,6 +134,17 @@ class QueryStrategy:
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
         return f"{type(self).__name__}({args})"
+
+
+FIRST_ROUND = ("method", "random")
+
+
+def check_first_round(value: str, method: str) -> str:
+    """``value`` if it is a valid ``first_round``, else an AlbenchError saying what is allowed."""
+    if value not in FIRST_ROUND:
+        raise AlbenchError(f"{method}: first_round must be one of {FIRST_ROUND} (who picks round 0's batch), "
+                           f"got {value!r}.")
+    return value
 
 
 def top_k(scores: np.ndarray, k: int, candidates: np.ndarray) -> np.ndarray:

@@ -1,10 +1,14 @@
 """Match kernels of the CVPR 2020 FK paper, computed in chunks (never pool × pool, never pool × val).
 
-A point is a list of per-layer segments. For the PCC kernel (eq. 6) each segment z^j is standardised
-(zero mean, unit variance over its L_j entries, divided by √L_j so that z^j·z'^j is Pearson's r)
-and R_z = Σ_j z^j·z'^j. The practical Fisher kernel (eqs. 11-12) multiplies, layer by layer, the
-descriptor similarity by the Fisher-score similarity: R_{z,g} = Σ_j (z^j·z'^j)(g^j·g'^j), which is
-the inner product of the per-layer Fisher vectors vec(g^j z^jᵀ).
+A point is a list of per-layer segments. For the PCC kernel (eq. 6) each segment z^j is
+standardised to zero mean and unit variance over its L_j entries (the sample standard deviation,
+as the paper's code does), so z^j·z'^j = (L_j − 1)·r_j with r_j Pearson's correlation, and
+R_z = Σ_j z^j·z'^j: a layer weighs in proportion to its length (in L80 = 10 + 20 + 50, fc1 counts
+most). The practical Fisher kernel R_{z,g} combines descriptor and Fisher-score similarities:
+
+- ``combine="product"`` (eq. 12 as printed): Σ_j (z^j·z'^j)(g^j·g'^j), the inner product of the
+  per-layer Fisher vectors vec(g^j z^jᵀ);
+- ``combine="sum"`` (the paper's official code, which produced its figures): Σ_j z^j·z'^j + g^j·g'^j.
 """
 from __future__ import annotations
 
@@ -18,7 +22,8 @@ from benchmark.core.arrays import to_numpy
 
 
 def standardize_segments(x: np.ndarray, sizes: Sequence[int], eps: float = 1e-8) -> np.ndarray:
-    """Row-wise, per segment: (x − mean) / (std · √L_j); a constant segment becomes 0."""
+    """Row-wise, per segment: (x − mean) / std, std with L_j − 1 degrees of freedom (eq. 6's "zero
+    mean and unit variance"); a constant segment becomes 0. A one-entry segment is centred only."""
     x = np.asarray(x, dtype=np.float32)
     if sum(sizes) != x.shape[1]:
         raise ValueError(f"segment sizes {list(sizes)} do not add up to the descriptor length {x.shape[1]}")
@@ -27,25 +32,34 @@ def standardize_segments(x: np.ndarray, sizes: Sequence[int], eps: float = 1e-8)
     for size in sizes:
         seg = x[:, start:start + size]
         centred = seg - seg.mean(axis=1, keepdims=True)
-        norm = np.sqrt((centred ** 2).sum(axis=1, keepdims=True))
-        out[:, start:start + size] = np.where(norm > eps, centred / np.maximum(norm, eps), 0.0)
+        std = np.sqrt((centred ** 2).sum(axis=1, keepdims=True) / max(size - 1, 1))
+        out[:, start:start + size] = np.where(std > eps, centred / np.maximum(std, eps), 0.0)
         start += size
     return out
 
 
+COMBINE = ("product", "sum")
+
+
 @dataclass(frozen=True)
 class KernelPoints:
-    """Standardised segments of a set of points: z (n, L) and optionally g (n, L) for the Fisher kernel."""
+    """Standardised segments of a set of points: z (n, L) and optionally g (n, L) for the Fisher
+    kernel, combined with the descriptor similarity by ``combine`` (module docstring)."""
 
     z: np.ndarray
     sizes: tuple[int, ...]
     g: np.ndarray | None = None
+    combine: str = "product"
+
+    def __post_init__(self) -> None:
+        if self.combine not in COMBINE:
+            raise ValueError(f"combine must be one of {COMBINE}, got {self.combine!r}")
 
     def __len__(self) -> int:
         return len(self.z)
 
     def take(self, idx: np.ndarray) -> KernelPoints:
-        return KernelPoints(self.z[idx], self.sizes, None if self.g is None else self.g[idx])
+        return KernelPoints(self.z[idx], self.sizes, None if self.g is None else self.g[idx], self.combine)
 
 
 def _bounds(sizes: Sequence[int]) -> list[tuple[int, int]]:
@@ -54,7 +68,8 @@ def _bounds(sizes: Sequence[int]) -> list[tuple[int, int]]:
 
 
 def kernel_block(a: KernelPoints, b: KernelPoints, device: str | torch.device = "cpu") -> torch.Tensor:
-    """R (len(a), len(b)): Σ_j a.z^j·b.z^j (PCC, eq. 6), times a.g^j·b.g^j per layer when g is present (eq. 12)."""
+    """R (len(a), len(b)): Σ_j a.z^j·b.z^j (PCC, eq. 6); with g present, times a.g^j·b.g^j per layer
+    (eq. 12, ``combine="product"``) or plus it (the official code, ``combine="sum"``)."""
     az, bz = torch.as_tensor(a.z, device=device), torch.as_tensor(b.z, device=device)
     fisher = a.g is not None and b.g is not None
     if fisher:
@@ -62,7 +77,9 @@ def kernel_block(a: KernelPoints, b: KernelPoints, device: str | torch.device = 
     out = torch.zeros(len(a), len(b), device=device)
     for lo, hi in _bounds(a.sizes):
         rz = az[:, lo:hi] @ bz[:, lo:hi].T
-        if fisher:
+        if fisher and a.combine == "sum":
+            rz.add_(ag[:, lo:hi] @ bg[:, lo:hi].T)
+        elif fisher:
             rz.mul_(ag[:, lo:hi] @ bg[:, lo:hi].T)
         out.add_(rz)
     return out
@@ -74,7 +91,8 @@ def self_kernel(a: KernelPoints) -> np.ndarray:
     for lo, hi in _bounds(a.sizes):
         kz = (a.z[:, lo:hi].astype(np.float64) ** 2).sum(1)
         if a.g is not None:
-            kz = kz * (a.g[:, lo:hi].astype(np.float64) ** 2).sum(1)
+            kg = (a.g[:, lo:hi].astype(np.float64) ** 2).sum(1)
+            kz = kz + kg if a.combine == "sum" else kz * kg
         total += kz
     return total
 
@@ -138,27 +156,22 @@ def kernel_k_center(points: KernelPoints, k: int, rng: np.random.Generator) -> n
     return np.asarray(chosen, dtype=np.int64)
 
 
-def assign_without_duplicates(candidates: np.ndarray, k: int) -> np.ndarray:
-    """Round-robin over queries: each takes its best candidate not yet taken, until k are chosen.
+def assign_rank_major(values: np.ndarray, candidates: np.ndarray, k: int) -> np.ndarray:
+    """Alg. 1 line 10 as the paper's code does it: every query's best candidate first, in order of
+    decreasing kernel value, then every query's second best, and so on; a key already taken is
+    skipped, until k are chosen.
 
-    ``candidates`` (queries, c) holds key indices best first (from ``kernel_top_candidates``).
+    ``values``/``candidates`` (queries, c): kernel values and key indices, best first per query
+    (from ``kernel_top_candidates``).
     """
     taken: set[int] = set()
     picks: list[int] = []
-    pointer = np.zeros(len(candidates), dtype=np.int64)
-    width = candidates.shape[1]
-    while len(picks) < k:
-        progressed = False
-        for q in range(len(candidates)):
-            while pointer[q] < width and int(candidates[q, pointer[q]]) in taken:
-                pointer[q] += 1
-            if pointer[q] < width:
-                key = int(candidates[q, pointer[q]])
+    for rank in range(candidates.shape[1]):
+        for q in np.argsort(-values[:, rank], kind="stable"):
+            key = int(candidates[q, rank])
+            if key not in taken:
                 taken.add(key)
                 picks.append(key)
-                progressed = True
                 if len(picks) == k:
-                    break
-        if not progressed:
-            raise ValueError(f"only {len(picks)} distinct candidates for {k} picks; ask for more per query")
-    return np.asarray(picks, dtype=np.int64)
+                    return np.asarray(picks, dtype=np.int64)
+    raise ValueError(f"only {len(picks)} distinct candidates for {k} picks; ask for more per query")
