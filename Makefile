@@ -86,7 +86,7 @@ mnist-short: install ## the short real-MNIST suite (step 100, LeNet) from DATA_R
 	$(BIN)/albench leaderboard mnist-short
 
 FK_SUITE ?= fk-mnist
-table-fk-mnist: install ## CVPR 2020 Fig. 4/6 on MNIST: run FK_SUITE (fk-mnist: full, GPU; fk-mnist-cpu: reduced) and write reports/FK_SUITE/
+table-fk-mnist: install ## CVPR 2020 Fig. 4/6 on MNIST: run FK_SUITE (fk-mnist: full, GPU; fk-mnist-cpu: reduced; fk-mnist-early: 3-round fidelity check) and write reports/FK_SUITE/
 	$(BIN)/albench run $(FK_SUITE) --executor $(EXECUTOR) $(DATA_ARG)
 	$(BIN)/albench curves $(FK_SUITE) $(DATA_ARG)
 	$(BIN)/albench leaderboard $(FK_SUITE)

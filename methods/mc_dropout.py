@@ -17,7 +17,7 @@ from benchmark.select.scores import bald, predictive_entropy, variation_ratio
 
 
 class _MCDropout(QueryStrategy):
-    version = "1"
+    version = "2"  # 2: the K passes drawn as one batched forward (other dropout masks for a seed)
     contract_params = {"samples": 8}
     search_space = {"samples": ("int", 8, 128, "log")}  # albench tune
 

@@ -67,6 +67,13 @@ def test_g_al_eq10_by_hand():
     assert g_al(acc, pd.Series({"d": 80.0}))["m"] == pytest.approx(((60 - 80) / 20 + (70 - 80) / 20) / 2)
 
 
+def test_g_al_of_a_method_missing_a_configuration_is_nan_not_a_shorter_mean():
+    acc = pd.DataFrame([[60.0, np.nan], [60.0, 70.0]], index=["partial", "full"],
+                       columns=pd.MultiIndex.from_tuples([("d", 1), ("d", 2)]))
+    out = g_al(acc, pd.Series({"d": 80.0}))
+    assert np.isnan(out["partial"]) and out["full"] == pytest.approx(-0.75)
+
+
 def test_g_al_reproduces_wacv_table3_random():
     # WACV 2020 Table 3 (after balancing), row "random", and the row "Full"; the paper prints G_AL = -0.653.
     # by hand, (acc - full) / (100 - full): Food-101 -1.2392 -1.0346 -0.8170; CIFAR-100 -0.7561 -0.5480 -0.3745;

@@ -308,7 +308,12 @@ class Learner:
     @charged_to_infer
     @torch.no_grad()
     def mc_dropout_proba(self, x: np.ndarray, samples: int, seed: int) -> np.ndarray:
-        """K stochastic passes with dropout on (Gal et al. 2017): array (K, N, classes)."""
+        """K stochastic passes with dropout on (Gal et al. 2017): array (K, N, classes).
+
+        The passes run batched: a forward holds ``eval_batch_size`` images, eval_batch_size // K
+        points with their K copies side by side (each copy draws its own dropout masks), so a
+        cell makes K·N / eval_batch_size forwards; on a GPU, a large ``eval_batch_size`` cuts the
+        launches."""
         if not self.use_dropout:
             raise AlbenchError("MC-dropout needs a learner built with use_dropout=True (declare it in Needs).")
         self.model.eval()
@@ -317,11 +322,12 @@ class Learner:
                 m.train()
         torch.manual_seed(seed)
         out = np.zeros((samples, len(x), self.num_classes), dtype=np.float32)
-        for sl in self.batches(len(x), self.recipe.eval_batch_size):
-            xt = self.to_input(x[sl])
-            for k in range(samples):
-                out[k, sl] = to_numpy(F.softmax(self.model(xt), dim=1))
-                self.counter.forward += sl.stop - sl.start
+        per_forward = max(1, self.recipe.eval_batch_size // samples)
+        for sl in self.batches(len(x), per_forward):
+            n = sl.stop - sl.start
+            copies = self.to_input(x[sl]).repeat(samples, 1, 1, 1)  # copy k of point i at row k·n + i
+            out[:, sl] = to_numpy(F.softmax(self.model(copies), dim=1).view(samples, n, -1))
+            self.counter.forward += n * samples
         self.model.eval()
         return out
 

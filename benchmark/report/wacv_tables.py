@@ -44,10 +44,11 @@ def collect(cells: Sequence[CellSpec], store: ResultStore) -> pd.DataFrame:
 
 
 def g_al(acc: pd.DataFrame, acc_full: pd.Series, acc_max: float = 100.0) -> pd.Series:
-    """Eq. 10 per method: acc (method × (dataset, budget)) in %, acc_full per dataset in %."""
+    """Eq. 10 per method: acc (method × (dataset, budget)) in %, acc_full per dataset in %. A method
+    missing any configuration gets NaN: a mean over fewer configurations would not compare."""
     full = np.array([acc_full[d] for d, _ in acc.columns])
-    gaps = (acc.to_numpy() - full) / (acc_max - full)
-    return pd.Series(np.nanmean(gaps, axis=1), index=acc.index)
+    gaps = (acc.to_numpy(dtype=float) - full) / (acc_max - full)
+    return pd.Series(gaps.mean(axis=1), index=acc.index)
 
 
 def build(table: pd.DataFrame) -> dict[str, pd.DataFrame]:
