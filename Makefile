@@ -55,7 +55,7 @@ leaderboard: install ## consolidate SUITE and write reports/SUITE/ (md, csv, png
 profile: install ## where each cell's time, passes and memory go, per phase and method → reports/SUITE/profile.md
 	$(BIN)/albench profile $(SUITE)
 
-REPORTS_CHECK ?= quick wacv-offline mnist-short
+REPORTS_CHECK ?= quick wacv-offline mnist-short fk-mnist-early
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
 	$(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) $(DATA_ARG)
 
