@@ -132,8 +132,8 @@ def test_preempted_task_is_requeued_and_resumes_its_cell(cluster, tiny_suite_fil
     Slurm holds a requeued job until ``now + cred_expire + 1`` (``AuthInfo=cred_expire``, default 120 s:
     the credentials of the killed run are revoked, a relaunch needs a newer one). Rather than wait two
     minutes, the test sets the pending task's ``StartTime=now`` (``scontrol update``, allowed to the
-    job's owner; ``now+2`` would wait for the next periodic scheduling pass, up to 30 s more), at least
-    2.5 s after the signal. The test takes about 30 s on 2 busy cores: ~5 s to the first checkpoint,
+    job's owner; with ``now+2`` the relaunch came ~25 s later, presumably at the next periodic
+    scheduling pass), at least 2.5 s after the signal. The test takes about 30 s on 2 busy cores: ~5 s to the first checkpoint,
     ~3 s from the signal to the relaunch, ~16 s for the requeued task's two cells of 6 rounds, the
     driver's polling."""
     path = tiny_suite_file(learner={"model": "small_cnn", "epochs": 300, "batch_size": 8, "lr": 0.05},
