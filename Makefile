@@ -74,7 +74,7 @@ tune: install ## optuna study of TUNE_METHOD on SUITE's validation split (TUNE_T
 slurm-up: ## install Debian's slurm-wlm + munge and start a one-node Slurm cluster on this host (root; idempotent)
 	bash scripts/slurm_up.sh
 
-test-slurm: install ## the Slurm tests (submit, scancel mid-cell and resume, nothing stored twice); skip without a cluster
+test-slurm: install ## the Slurm tests (submit, scancel mid-cell and resume, USR2 preemption requeues and resumes, nothing stored twice); skip without a cluster
 	$(BIN)/python -m pip install -q 'submitit>=1.5'
 	$(BIN)/python -m pytest -m slurm -q -rs tests/test_slurm.py
 

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -115,6 +116,106 @@ def test_cancelled_task_is_completed_by_the_next_run(cluster, tiny_suite_file, t
     assert len(list((results / "slurm").glob("*/albench.json"))) == 2
 
 
+def scontrol_job(task: str) -> dict[str, str]:
+    """``scontrol -o show job`` of one task as {field: value} ({} once the controller has forgotten it)."""
+    out = subprocess.run(["scontrol", "-o", "show", "job", task], capture_output=True, text=True, timeout=30)
+    return dict(re.findall(r"(\w+)=(\S*)", out.stdout)) if out.returncode == 0 else {}
+
+
+def test_preempted_task_is_requeued_and_resumes_its_cell(cluster, tiny_suite_file, tmp_path):
+    """A real preemption: the USR2 that Slurm sends ``signal_delay_s`` before a time limit or on
+    preemption, sent mid-cell with ``scancel --signal=USR2`` (as submitit's own ``_interrupt`` does; it
+    reaches the task's srun step, where submitit's handler calls ``PackTask.checkpoint`` and
+    ``scontrol requeue``). The requeued task resumes the interrupted cell after its last finished round
+    and runs the other cell of its pack; the waiting driver reports both, nothing is stored twice.
+
+    Slurm holds a requeued job until ``now + cred_expire + 1`` (``AuthInfo=cred_expire``, default 120 s:
+    the credentials of the killed run are revoked, a relaunch needs a newer one). Rather than wait two
+    minutes, the test sets the pending task's ``StartTime=now`` (``scontrol update``, allowed to the
+    job's owner; with ``now+2`` the relaunch came ~25 s later, presumably at the next periodic
+    scheduling pass), at least 2.5 s after the signal. The test takes about 30 s on 2 busy cores: ~5 s to the first checkpoint,
+    ~3 s from the signal to the relaunch, ~16 s for the requeued task's two cells of 6 rounds, the
+    driver's polling."""
+    path = tiny_suite_file(learner={"model": "small_cnn", "epochs": 300, "batch_size": 8, "lr": 0.05},
+                           scenario={"initial": 10, "rounds": 6, "per_round": 5, "val_per_class": 3})
+    ids = [c.cell_id for c in load_suite(str(path)).cells]
+    assert len(ids) == 2
+    results = tmp_path / "results"
+    driver_out = tmp_path / "driver.out"
+    repo = Path(__file__).resolve().parent.parent
+    task = None
+    with driver_out.open("w") as out:  # the waiting driver, as a user runs it
+        driver = subprocess.Popen(
+            [sys.executable, "-m", "benchmark.cli", "run", str(path), "--executor", "slurm", "--cells-per-task",
+             "2", "--slurm-time", "15", "--results", str(results), "--no-progress"],
+            cwd=repo, stdout=out, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 60
+        while not (task or driver.poll() is not None):
+            records = list((results / "slurm").glob("*/albench.json"))
+            if records:
+                try:
+                    (task,) = json.loads(records[0].read_text())["tasks"]
+                except ValueError:  # being written
+                    pass
+            assert time.monotonic() < deadline, "the driver never submitted the job"
+            time.sleep(0.2)
+        assert task, driver_out.read_text()
+        deadline = time.monotonic() + 90
+        while not (checkpoints := list((results / "checkpoints").glob("*/round.pkl"))):
+            assert driver.poll() is None and time.monotonic() < deadline, \
+                f"no round checkpoint: {driver_out.read_text()} {scontrol_job(task)}"
+            time.sleep(0.2)
+        (interrupted,) = [c.parent.name for c in checkpoints]
+        assert not ResultStore(results).is_done(interrupted)
+        subprocess.run(["scancel", "--signal=USR2", task], check=True, timeout=30)
+        signalled = time.time()
+
+        deadline = time.monotonic() + 60  # the task requeues itself; Slurm holds it until its BeginTime
+        while (job := scontrol_job(task)).get("JobState") != "PENDING":
+            assert job.get("JobState") in ("RUNNING", "COMPLETING", "REQUEUED", "PENDING") and \
+                time.monotonic() < deadline, job
+            time.sleep(0.5)
+        assert job["Restarts"] == "1" and job["Reason"] == "BeginTime", job
+        # a margin: the relaunch's credential is then newer, in whole seconds, than the revocation of the
+        # killed run's (the reason for Slurm's delay; slurmctld reissues the credential anyway)
+        time.sleep(max(0.0, signalled + 2.5 - time.time()))
+        subprocess.run(["scontrol", "update", f"jobid={task}", "StartTime=now"], check=True, timeout=30)
+        try:
+            driver.wait(timeout=120)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"the requeued task did not finish: {scontrol_job(task)}\n{driver_out.read_text()}")
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+        if task:
+            subprocess.run(["scancel", task], capture_output=True, timeout=30)  # nothing left queued
+
+    said = driver_out.read_text()
+    assert driver.returncode == 0, said
+    assert said.count("done synthetic/") == 2 and "abandoned" not in said, said
+    deadline = time.monotonic() + 30  # the driver returns once the cells are stored: the task may still end
+    while (job := scontrol_job(task)).get("JobState") in ("RUNNING", "COMPLETING") and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job.get("JobState") == "COMPLETED" and job.get("Restarts") == "1", job
+    store = ResultStore(results)
+    stored_once(store, ids)
+    logs = task_logs(store)  # the requeued run appends to the first one's log
+    assert "Calling checkpoint method" in logs and f"Requeued job {task}" in logs, logs
+    for cell_id in ids:
+        assert len(re.findall(rf"albench: done \S+ \[{cell_id}\]", logs)) == 1, logs
+    for cell_id in ids:
+        cell_log = (results / "cells" / cell_id / "log.txt").read_text()
+        resumed = re.findall(r"resumed from the checkpoint after round (\d+)", cell_log)
+        if cell_id == interrupted:
+            assert len(resumed) == 1 and int(resumed[0]) < 6, cell_log
+            for b in range(7):  # the rounds before the interruption come from the checkpoint, none twice
+                assert cell_log.count(f"round {b}: labels=") == 1, cell_log
+        else:
+            assert not resumed, cell_log
+    assert not list((results / "checkpoints").glob("*")), "a checkpoint was left behind after storing"
+
+
 def test_suite_executor_block_sets_the_options(cluster, tiny_suite_file, tmp_path, capsys):
     block = {"name": "slurm", "partition": "debug", "time": 7, "cpus": 1, "mem_gb": 1, "cells_per_task": 2}
     path = tiny_suite_file(executor=block)  # 2 cells; no --executor: the suite's block decides
@@ -155,9 +256,8 @@ def test_options_merge_and_refusals(tiny_suite_file, tmp_path, capsys):
 
 def test_checkpoint_requeues_the_same_pack(tiny_suite_file, tmp_path):
     """submitit calls ``checkpoint`` on preemption or timeout and requeues what it returns: the same
-    cells (the requeued task skips those already stored). Checked on the one-node cluster by hand:
-    `scancel --signal=USR2` mid-cell requeued the task, which stored both cells of its pack after
-    Slurm's requeue delay (about two minutes, too long for this suite)."""
+    cells (the requeued task skips those already stored). No cluster needed; the real requeue is
+    ``test_preempted_task_is_requeued_and_resumes_its_cell``."""
     pytest.importorskip("submitit", reason="submitit is not installed")
     from benchmark.execute.slurm import PackTask, packs
 

@@ -23,6 +23,9 @@ limit). The requeued task simply runs the cells of its pack that are not done ye
 run when the signal came resumes at its last finished round from ``results/checkpoints/<cell_id>/``
 (``run_and_store`` passes the folder to ``run_cell``; the claim of the killed process expires, the
 half-written staging folder is never published), and the cells already stored are skipped.
+``tests/test_slurm.py::test_preempted_task_is_requeued_and_resumes_its_cell`` does this on a real
+cluster: ``scancel --signal=USR2`` mid-cell, submitit's handler requeues the task (``scontrol requeue``),
+Slurm holds it ``AuthInfo=cred_expire`` (default 120 s) before it may start again, then it resumes.
 
 Options (command line ``--slurm-*`` or the suite's ``executor:`` block, the command line winning):
 ``partition``, ``time`` (minutes per task), ``gpus`` and ``cpus`` per task, ``mem_gb`` per task,
