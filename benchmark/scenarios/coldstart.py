@@ -19,8 +19,7 @@ from benchmark.core.errors import Rule, SuiteError
 from benchmark.core.registry import register_scenario
 from benchmark.core.seeding import rng_for
 from benchmark.scenarios.iterative import ITERATIVE_PROVIDES, IterativeScenario
-
-FIRST_ROUND = ("method", "random")
+from benchmark.select.api import FIRST_ROUND  # the same choices as a method's own first_round
 
 
 @register_scenario("coldstart")
