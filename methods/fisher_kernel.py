@@ -82,6 +82,10 @@ class _KernelSelection(QueryStrategy):
     def needs(self) -> Needs:
         return Needs(validation=True, images=True, learner=True)
 
+    def layers_for(self, model: torch.nn.Module) -> list[str]:
+        """The layers given, else the model's default descriptor (``default_layers``)."""
+        return self.layers or list(default_layers(model))
+
     # ------------------------------------------------------------------ hooks for subclasses
     def pool_labels(self, view: SelectionView, val: KernelPoints, sizes: list[int], rng: np.random.Generator):
         """Labels for the pool's Fisher scores: an array, a per-batch callback, or None (PCC)."""
@@ -95,7 +99,7 @@ class _KernelSelection(QueryStrategy):
         pool_x = view.require("images", name)
         if len(val_y) == 0:
             raise AlbenchError(f"{name} needs a validation split (scenario.val_per_class > 0).")
-        layers = self.layers or list(default_layers(learner.model))
+        layers = self.layers_for(learner.model)
         sizes = segment_sizes(learner, layers, pool_x)
         chunk = self.chunk_mb * 2**20
         # lines 3-4: validation descriptors, Fisher scores under the trusted labels, predictions
@@ -165,7 +169,7 @@ class PracticalFisherKernel(_KernelSelection):
 
             return nearest_trusted
         metric = "trace" if self.labels == "mc_trace" else "mi"
-        layers = self.layers or list(default_layers(view.learner.model))
+        layers = self.layers_for(view.learner.model)
         return mc_pseudo_labels(view.learner, view.images, layers, self.mc_samples, metric,
                                 self.mc_degrees, self.mc_noise, seed=int(rng.integers(2**31)))
 

@@ -221,9 +221,8 @@ class Learner:
                                  dropout=recipe.dropout if use_dropout else 0.0,
                                  pretrained_file=init_file, **dict(recipe.model_kwargs)).to(self.device)
         if not use_dropout:
-            for m in self.model.modules():
-                if isinstance(m, nn.modules.dropout._DropoutNd):
-                    m.p = 0.0
+            for m in self.dropout_modules():
+                m.p = 0.0
         self._initial_state = copy.deepcopy(self.model.state_dict())
         self._mean = torch.tensor(mean, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
         self._std = torch.tensor(std, dtype=torch.float32, device=self.device).view(1, -1, 1, 1)
@@ -231,6 +230,10 @@ class Learner:
         # The runner points this at its *infer* phase, so inference a method triggers from inside
         # select (the Fisher-kernel descriptors) is charged to infer, not select.
         self.infer_phase: Callable[[], AbstractContextManager[Any]] = nullcontext
+
+    def dropout_modules(self) -> list[nn.modules.dropout._DropoutNd]:
+        """The model's dropout layers (zeroed, kept off in training, or sampled for MC-dropout)."""
+        return [m for m in self.model.modules() if isinstance(m, nn.modules.dropout._DropoutNd)]
 
     # ------------------------------------------------------------------ data
     def to_input(self, x_uint8: np.ndarray) -> torch.Tensor:
@@ -269,9 +272,8 @@ class Learner:
         yt = torch.as_tensor(y, dtype=torch.long, device=self.device)
         self.model.train()
         if not r.train_dropout:  # MC-dropout at inference only
-            for m in self.model.modules():
-                if isinstance(m, nn.modules.dropout._DropoutNd):
-                    m.eval()
+            for m in self.dropout_modules():
+                m.eval()
         loss_sum, seen = 0.0, 0
         for epoch in range(r.epochs):
             order = torch.randperm(len(yt), generator=gen).to(self.device)
@@ -317,9 +319,8 @@ class Learner:
         if not self.use_dropout:
             raise AlbenchError("MC-dropout needs a learner built with use_dropout=True (declare it in Needs).")
         self.model.eval()
-        for m in self.model.modules():
-            if isinstance(m, nn.modules.dropout._DropoutNd):
-                m.train()
+        for m in self.dropout_modules():
+            m.train()
         torch.manual_seed(seed)
         out = np.zeros((samples, len(x), self.num_classes), dtype=np.float32)
         per_forward = max(1, self.recipe.eval_batch_size // samples)
