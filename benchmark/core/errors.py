@@ -43,6 +43,10 @@ class DataError(AlbenchError):
     """A dataset file is missing, malformed or fails its checksum."""
 
 
+class ReportError(AlbenchError):
+    """A report cannot say what it claims: e.g. a figure with nothing to draw."""
+
+
 class SuiteError(AlbenchError):
     """A suite file cannot be read or does not describe a valid grid."""
 

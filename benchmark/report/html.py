@@ -16,15 +16,17 @@ from __future__ import annotations
 import html
 import re
 import textwrap
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
+from benchmark.core.errors import ReportError
 from benchmark.report import leaderboard as lb
 from benchmark.report.colors import MethodPalette
+from benchmark.report.profile import column_digits
 
 if TYPE_CHECKING:
     from benchmark.report.curves import SettingCurves
@@ -93,13 +95,14 @@ tr.oracle td { font-style: italic; color: #555; }
 figure { margin: 0.5em 0 1.2em; } figure img { max-width: 100%; height: auto; border: 1px solid #eee; }
 figcaption { font-size: 0.85em; color: #444; max-width: 60em; }
 nav ul { margin: 0.2em 0; } .muted { color: #666; font-size: 0.85em; }
+.scroll { overflow-x: auto; max-width: 100%; }
 """
 
 _RANKING_HELP = {
     "#": "rank by mean AUBC",
     "AUBC (bal. acc %)": "area under the budget curve of balanced accuracy: mean ± std over seeds (%)",
-    "Δ random (95% CI)": "paired per-seed AUBC difference to the baseline: mean ± half-width of the 95% "
-                         "t-interval, percentage points",
+    "Δ": "paired per-seed AUBC difference to the baseline: mean ± half-width of the 95% t-interval, "
+         "percentage points",
     "final bal. acc %": "balanced accuracy at the last budget: mean ± std over seeds (%)",
     "minority acc %": "accuracy on the minority classes at the last budget (%)",
     "classes": "classes discovered in the labelled set at the last budget",
@@ -148,8 +151,9 @@ def table_html(display: pd.DataFrame, *, table_id: str, palette: MethodPalette, 
     help_text = help_text or {}
     head = []
     for col in display.columns:
-        cls = ' class="text"' if col == method_col else ""
-        tip = f' title="{html.escape(help_text[str(col)])}"' if str(col) in help_text else ""
+        cls = ' class="text"' if col == method_col or not pd.api.types.is_numeric_dtype(display[col]) else ""
+        text = help_text.get(str(col), help_text.get(str(col).split(" ")[0], ""))
+        tip = f' title="{html.escape(text)}"' if text else ""
         head.append(f'<th scope="col"{cls}{tip}>{html.escape(str(col))}</th>')
     rows = []
     for i, row in enumerate(display.itertuples(index=False)):
@@ -165,8 +169,8 @@ def table_html(display: pd.DataFrame, *, table_id: str, palette: MethodPalette, 
         tr_cls = ' class="oracle"' if lb.ORACLE_MARK in method else ""
         rows.append(f"<tr{tr_cls}>{''.join(cells)}</tr>")
     cls = f"sortable {css_class}".strip()
-    return (f'<table id="{table_id}" class="{cls}">\n<thead><tr>{"".join(head)}</tr></thead>\n<tbody>\n'
-            + "\n".join(rows) + "\n</tbody>\n</table>")
+    return (f'<div class="scroll"><table id="{table_id}" class="{cls}">\n<thead><tr>{"".join(head)}</tr></thead>\n<tbody>\n'
+            + "\n".join(rows) + "\n</tbody>\n</table></div>")
 
 
 def _ranking_table(board: lb.SettingBoard, table_id: str, palette: MethodPalette) -> str:
@@ -174,7 +178,7 @@ def _ranking_table(board: lb.SettingBoard, table_id: str, palette: MethodPalette
     display = lb.ranking_display(r, board.baseline)
     is_base = [lb.unmark(m) == board.baseline for m in r["method"]]
     raw = {"#": r["rank"], "AUBC (bal. acc %)": r["aubc_mean"] * 100,
-           "Δ random (95% CI)": [0.0 if b else g * 100 for b, g in zip(is_base, r["gap_mean"])],
+           lb.gap_column(board.baseline): [0.0 if b else g * 100 for b, g in zip(is_base, r["gap_mean"])],
            "final bal. acc %": r["final_mean"] * 100, "minority acc %": r["minority_mean"] * 100,
            "classes": r["classes"], "ir": r["ir"], "seeds": r["seeds"]}
     keys = {c: list(v) for c, v in raw.items() if c in display.columns}
@@ -190,32 +194,67 @@ def _budget_table(board: lb.SettingBoard, table_id: str, palette: MethodPalette)
     return table_html(display, table_id=table_id, palette=palette, sort_keys=keys, css_class="budget")
 
 
-def _numeric_table(df: pd.DataFrame, table_id: str, palette: MethodPalette, digits: int = 3) -> str:
-    """Floats shown with ``digits`` decimals and sorted by their value; ``method`` as the name column."""
+def _numeric_table(df: pd.DataFrame, table_id: str, palette: MethodPalette, digits: int = 3,
+                   column_digits: Callable[[str], int] | None = None, method_col: str = "method") -> str:
+    """Floats shown with ``digits`` decimals (``column_digits(name)`` per column where given: passes are
+    whole numbers) and sorted by their value; ``method`` as the name column; a missing value is "–"."""
     display = df.copy()
     keys: dict[str, list[Any]] = {}
     for col in df.columns:
-        if col != "method" and pd.api.types.is_numeric_dtype(df[col]):
+        if col != method_col and pd.api.types.is_numeric_dtype(df[col]):
             keys[col] = list(df[col])
-            display[col] = [_fmt_number(v, digits) for v in df[col]]
-    return table_html(display, table_id=table_id, palette=palette, sort_keys=keys)
+            places = column_digits(str(col)) if column_digits else digits
+            display[col] = [_fmt_number(v, places) for v in df[col]]
+    return table_html(display, table_id=table_id, palette=palette, sort_keys=keys, method_col=method_col)
+
+
+def _passes_digits(name: str) -> int:
+    """The per-round passes table: passes are whole numbers, seconds two decimals."""
+    return 2 if name.endswith("seconds") else 0
+
+
+COST_AXIS = "per cell: sum over its rounds, mean over seeds"
+
+
+def cost_panels(df: pd.DataFrame) -> list[tuple[str, pd.Series, str]]:
+    """The cost figure's panels that have data: (title, one value per method, x-axis label).
+
+    Each value is a cell's total over its rounds (the profile table's unit), mean over seeds. A panel
+    whose column the profile does not have (no method of the setting spent anything there) is left
+    out rather than drawn empty."""
+    nothing = pd.Series(np.nan, index=df.index)
+    al_cols = [c for c in ("infer s", "select s") if c in df]
+    al_pass_cols = [c for c in ("infer fwd+bwd", "select fwd+bwd") if c in df]
+    candidates = [
+        ("AL phase: infer + select", df[al_cols].sum(axis=1) if al_cols else nothing, "seconds"),
+        ("retraining", df["train s"] if "train s" in df else nothing, "seconds"),
+        ("AL phase: forward + backward passes", df[al_pass_cols].sum(axis=1) if al_pass_cols else nothing,
+         "passes (one per sample and pass)"),
+    ]
+    panels = []
+    for name, values, unit in candidates:
+        v = np.asarray(values, dtype=float)
+        if np.isfinite(v).any() and np.nanmax(v) > 0:
+            panels.append((name, values, f"{unit}, {COST_AXIS}"))
+    return panels
 
 
 def plot_cost(title: str, df: pd.DataFrame, path: Path, palette: MethodPalette) -> None:
-    """Per method: AL seconds per round (infer + select), retraining seconds per round and the AL
-    phase's forward passes per round, as bars in the method's colour (the axis names each bar)."""
+    """Per method, as bars in the method's colour: seconds in the AL phase (infer + select), seconds
+    retraining and the AL phase's forward + backward passes, each a cell's total over its rounds, mean
+    over seeds. Raises :class:`ReportError` when the profile has nothing to draw."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    panels = cost_panels(df)
+    if not panels:
+        raise ReportError(f"cost figure of {title!r}: the profile has no seconds or passes to draw "
+                          f"(columns: {', '.join(map(str, df.columns))})")
     methods = list(df["method"])
-    al = df.get("infer s", 0) + df.get("select s", 0)
-    panels = [("AL phase: infer + select", al, "seconds per AL round (s)"),
-              ("retraining", df.get("train s", pd.Series(np.nan, index=df.index)), "seconds per AL round (s)"),
-              ("AL phase forward passes", df.get("infer fwd", pd.Series(np.nan, index=df.index)),
-               "forward passes per AL round (samples)")]
-    fig, axes = plt.subplots(1, 3, figsize=(14, 1.2 + 0.32 * len(methods)), sharey=True, squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.7 * len(panels), 1.2 + 0.32 * len(methods)),
+                             sharey=True, squeeze=False)
     y = np.arange(len(methods))
     colors = [palette.color(m) for m in methods]
     for ax, (name, values, xlabel) in zip(axes[0], panels):
@@ -225,7 +264,7 @@ def plot_cost(title: str, df: pd.DataFrame, path: Path, palette: MethodPalette) 
         if len(positive) and positive.max() / positive.min() > 100:
             ax.set_xscale("log")
         ax.set_title(name, fontsize=9)
-        ax.set_xlabel(xlabel)
+        ax.set_xlabel(textwrap.fill(xlabel, 40), fontsize=8)
         ax.grid(axis="x", alpha=0.3)
     axes[0][0].set_yticks(y, methods, fontsize=8)
     for tick, color in zip(axes[0][0].get_yticklabels(), colors):
@@ -244,8 +283,18 @@ def _imbalance_of(title: str) -> str:
 
 
 def _seeds_text(seeds: Sequence[int]) -> str:
+    """'1 seed', '5 seeds' or '3–5 seeds' (rows with different seed counts)."""
     n = sorted({int(s) for s in seeds})
-    return str(n[0]) if len(n) == 1 else f"{n[0]}–{n[-1]}"
+    if len(n) == 1:
+        return f"{n[0]} seed{'' if n[0] == 1 else 's'}"
+    return f"{n[0]}–{n[-1]} seeds"
+
+
+def _band_caption(seeds: Sequence[int]) -> str:
+    n = sorted({int(s) for s in seeds})
+    if n == [1]:
+        return "line = the one seed's value (1 seed: no band)"
+    return f"line = mean, shaded band = ± 1 std over {_seeds_text(seeds)}"
 
 
 def _figure(src: str, alt: str, caption: str) -> str:
@@ -265,13 +314,15 @@ def suite_palette(boards: Sequence[lb.SettingBoard], profile_tables: Sequence[tu
 def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
                profile_tables: Sequence[tuple[str, pd.DataFrame]], out_dir: Path, *,
                curves_settings: Sequence[SettingCurves] | None = None, notes: Sequence[str] | None = None,
-               description: str = "", missing: int = 0, failed: int = 0) -> Path:
+               description: str = "", missing: int = 0, failed: int = 0,
+               shared_costs: Mapping[str, pd.DataFrame] | None = None) -> Path:
     """Write ``out_dir/index.html`` and its figures (``fig-*.png``, replaced on every call); returns
     the page's path.
 
     ``boards``: :func:`leaderboard.build`; ``profile_tables``: :func:`profile.profile_table` (may be
     empty); ``curves_settings``: :func:`curves.build` (optional); ``notes``: the footnotes (default
-    :func:`leaderboard.notes`); ``missing``/``failed``: cells not run / failed, for the warning.
+    :func:`leaderboard.notes`); ``missing``/``failed``: cells not run / failed, for the warning;
+    ``shared_costs``: :func:`profile.shared_cost_table` (the one-time artifacts, once per setting).
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -319,17 +370,26 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
         figure_no += 1
         return f"{FIGURE_PREFIX}{figure_no:02d}-{kind}.png"
 
+    shared = dict(shared_costs or {})
+
     def cost_block(title: str, anchor: str) -> list[str]:
+        from benchmark.report.profile import PROFILE_INTRO, SHARED_INTRO
+
         df = profiles[title]
         src = next_figure("cost")
         plot_cost(title, df, out_dir / src, palette)
-        return ["<h4>Cost per AL round</h4>",
-                '<p class="muted">Mean over seeds and the rounds that select. Seconds are measured wall time; '
-                "passes count one per sample.</p>",
-                _numeric_table(df, f"{anchor}-cost", palette),
-                _figure(src, f"cost profile: {title}",
-                        "Cost per AL round by method (bars in the method's colour): seconds in the AL phase "
-                        "(infer + select) and in retraining, and the AL phase's forward passes.")]
+        out = ["<h4>Cost per cell (sum over its rounds), mean over seeds</h4>",
+               f'<p class="muted">{_inline_markup(PROFILE_INTRO)}</p>',
+               _numeric_table(df, f"{anchor}-cost", palette, column_digits=column_digits),
+               _figure(src, f"cost profile: {title}",
+                       "Cost by method (bars in the method's colour), each a cell's total over all its rounds, "
+                       "mean over seeds: seconds in the AL phase (infer + select), seconds retraining, and the "
+                       "AL phase's forward + backward passes (panels with nothing to show are left out).")]
+        if title in shared:
+            out += [f'<p class="muted">{_inline_markup(SHARED_INTRO)}</p>',
+                    _numeric_table(shared[title], f"{anchor}-shared", palette, column_digits=column_digits,
+                                   method_col="none")]
+        return out
 
     def rounds_block(s: SettingCurves, anchor: str) -> list[str]:
         from benchmark.report.curves import plot as plot_rounds
@@ -345,10 +405,10 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
                _numeric_table(s.minority.reset_index().rename(columns=str), f"{anchor}-minority", palette),
                "<h4>Passes and seconds per round</h4>",
                _numeric_table(s.passes.reset_index().rename(columns={"index": "method"}), f"{anchor}-passes",
-                              palette, digits=1),
+                              palette, column_digits=_passes_digits),
                _figure(src, f"accuracy per round: {s.title}",
-                       f"Test accuracy (%) against labels used; line = mean, shaded band = ± 1 std over "
-                       f"{s.seeds} seed{'s' if s.seeds != 1 else ''}; dashed = oracle ablation (†).")]
+                       f"Test accuracy (%) against labels used; {_band_caption([s.seeds])}; "
+                       "dashed = oracle ablation (†).")]
         if s.confusion:
             conf = next_figure("confusion")
             plot_confusions([s], out_dir / conf, palette=palette)
@@ -360,7 +420,6 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
         body.append(f"<h2>Imbalance: {html.escape(imbalance)}</h2>")
         for i, b in members:
             anchor = f"setting-{i}"
-            seeds = _seeds_text(b.ranking["seeds"])
             src = next_figure("curves")
             lb.plot_panels([(b.title, b.curves, list(b.ranking["method"]))], out_dir / src,
                            "test accuracy averaged over classes (%)", palette=palette,
@@ -372,8 +431,8 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
                      "accuracy).</p>",
                      _budget_table(b, f"{anchor}-budget", palette),
                      _figure(src, f"learning curves: {b.title}",
-                             "Balanced accuracy (%) against labels used; line = mean, shaded band = ± 1 std "
-                             f"over {seeds} seeds; dashed = oracle ablation (†).")]
+                             f"Balanced accuracy (%) against labels used; {_band_caption(b.ranking['seeds'])}; "
+                             "dashed = oracle ablation (†).")]
             if b.title in profiles:
                 body += cost_block(b.title, anchor)
             if b.title in rounds:

@@ -138,24 +138,35 @@ def _fmt_gap(is_baseline: bool, mean: float, ci: float) -> str:
     return f"{mean * 100:+.1f}" + (f" ± {ci * 100:.1f}" if np.isfinite(ci) else "")
 
 
+def gap_column(baseline: str) -> str:
+    """The ranking's paired-gap column, named after its baseline."""
+    return f"Δ {baseline} (95% CI)"
+
+
 def ranking_display(r: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
     return pd.DataFrame({
         "#": r["rank"],
         "method": r["method"],
         "AUBC (bal. acc %)": [_fmt(m, s) for m, s in zip(r["aubc_mean"], r["aubc_std"])],
-        "Δ random (95% CI)": [_fmt_gap(unmark(name) == baseline, m, c)
+        gap_column(baseline): [_fmt_gap(unmark(name) == baseline, m, c)
                               for name, m, c in zip(r["method"], r["gap_mean"], r["gap_ci95"])],
         "final bal. acc %": [_fmt(m, s) for m, s in zip(r["final_mean"], r["final_std"])],
         "minority acc %": [_fmt(m, np.nan) for m in r["minority_mean"]],
-        "classes": [f"{c:.1f}" for c in r["classes"]],
-        "ir": [f"{v:.3f}" for v in r["ir"]],
+        "classes": [_num(c, 1) for c in r["classes"]],
+        "ir": [_num(v, 3) for v in r["ir"]],
         "seeds": r["seeds"],
     })
 
 
+def _num(value: float, digits: int) -> str:
+    """A number with ``digits`` decimals, "–" where there is none (no model yet at 0 labels)."""
+    return f"{value:.{digits}f}" if np.isfinite(value) else "–"
+
+
 def per_budget_display(b: SettingBoard) -> pd.DataFrame:
     c = b.curves
-    cell = c.assign(text=[f"{m * 100:.1f} · {k:.1f} · {i:.2f}" for m, k, i in zip(c["mean"], c["classes"], c["ir"])])
+    cell = c.assign(text=[f"{_num(m * 100, 1)} · {_num(k, 1)} · {_num(i, 2)}"
+                          for m, k, i in zip(c["mean"], c["classes"], c["ir"])])
     out = cell.pivot(index="method", columns="labels_used", values="text")
     out = out.reindex([m for m in b.ranking["method"] if m in out.index])
     out.columns = [f"{int(x)} labels" for x in out.columns]
@@ -186,9 +197,11 @@ def notes(boards: list[SettingBoard]) -> list[str]:
 
 def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, failed: int) -> str:
     lines = [f"# Leaderboard: {suite_name}", ""]
+    baseline = boards[0].baseline if boards else "random"
     lines.append("Ranked by area under the budget curve (AUBC) of test accuracy averaged over classes; "
-                 "mean ± std over seeds. Δ random is the paired per-seed AUBC difference with a 95% t-interval. "
-                 "Final columns are at the last budget. ir = σ/μ of the labelled set's class counts.")
+                 f"mean ± std over seeds. Δ {baseline} is the paired per-seed AUBC difference to {baseline} "
+                 "(the baseline) with a 95% t-interval, in percentage points. Final columns are at the last budget. "
+                 "ir = σ/μ of the labelled set's class counts.")
     lines += notes(boards)
     if missing or failed:
         lines.append(f"**Incomplete:** {missing} cell(s) not run yet, {failed} failed (see `albench status`).")
@@ -197,6 +210,16 @@ def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, faile
                   "Balanced accuracy % · classes discovered · labelled ir, at each budget:", "",
                   per_budget_display(b).to_markdown(index=False)]
     return "\n".join(lines) + "\n"
+
+
+def ranking_csv(boards: Sequence[SettingBoard]) -> pd.DataFrame:
+    """The rankings of every setting as one flat table for ``leaderboard.csv``: the paired-gap columns
+    name their baseline (``gap_vs_random_mean``, ``gap_vs_random_ci95``) and ``baseline`` says it again."""
+    frames = []
+    for b in boards:
+        r = b.ranking.rename(columns={"gap_mean": f"gap_vs_{b.baseline}_mean", "gap_ci95": f"gap_vs_{b.baseline}_ci95"})
+        frames.append(r.assign(baseline=b.baseline, setting=b.title))
+    return pd.concat(frames) if frames else pd.DataFrame()
 
 
 def band_label(seeds: Iterable[int]) -> str:
