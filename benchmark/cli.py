@@ -171,6 +171,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     suite, store = _load(args)
     executor, slurm_kwargs = _executor_choice(args, suite)
+    _check_pools(suite, store, args)
     store.check_writable()  # a read-only folder or full disk is one clear error before any cell runs
     store.clean_stale()
     states = {c.cell_id: store.state(c.cell_id) for c in suite.cells}
@@ -254,6 +255,24 @@ def cmd_run(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 1
     return 0
+
+
+def _check_pools(suite: Any, store: Any, args: argparse.Namespace) -> None:
+    """Before the store is touched: a budget the imbalanced pool cannot hold is refused here, once, not
+    in every cell of the setting (cells whose data is missing are left to the data check)."""
+    from benchmark.core.errors import DataError
+    from benchmark.data.loading import check_data
+    from benchmark.execute.preflight import check_pools
+
+    pending = [c for c in suite.cells if store.state(c.cell_id).status != "done"]
+    present = []
+    for dataset in {c.dataset for c in pending}:
+        try:
+            check_data(dataset, args.data_root)
+        except DataError:
+            continue
+        present.append(dataset)
+    check_pools([c for c in pending if c.dataset in present], args.data_root, suite.path)
 
 
 def _executor_choice(args: argparse.Namespace, suite: Any) -> tuple[str, dict[str, Any]]:

@@ -132,7 +132,12 @@ CASES: dict[str, Case] = {
     "seeds_not_ints": Case({"seeds": [0, "1"]}, (SEEDS_ALLOWED, "got [0, '1']")),
     "seeds_duplicated": Case({"seeds": [0, 1, 1]}, (SEEDS_ALLOWED, "[1] listed more than once")),
     "seeds_empty_list": Case({"seeds": []}, (SEEDS_ALLOWED, "got []")),
-    "seed_and_seeds": Case({"seed": 3}, ("give seeds or seed, not both",)),
+    "seed_and_seeds": Case({"seed": 3}, ("seed: is not a suite key", "seeds: takes a count")),
+    "seed_alone": Case({"seed": 42, "seeds": DELETE}, ("seed: is not a suite key (seed: 42 would be read as a seed count)",
+                                                        "seeds: [42]")),
+    "budget_exceeds_imbalanced_pool": Case({"scenario.per_round": 5000},
+                                           ("cannot run: The budget (", "exceeds the imbalanced pool (",
+                                            "nothing was run or stored")),
     "method_empty": Case({"method": []}, ("method is an empty list; give at least one method",)),
     "method_listed_twice": Case({"method": ["random", "entropy", "random"]},
                                 ("method 'random' is listed twice (method[0] and method[2])",)),
@@ -382,3 +387,24 @@ def test_edge_values_that_are_allowed_pass(tmp_path, capsys):
     cold = _changed(ITERATIVE, {"scenario": {"kind": "coldstart", "rounds": 1, "per_round": 5, "first_round": "method"}})
     path.write_text(yaml.safe_dump(cold))
     assert load_suite(path).cells[0].scenario["kind"] == "coldstart"
+
+
+def test_a_changed_copy_of_a_builtin_suite_may_not_take_its_name(tmp_path, capsys):
+    """A copy of suites/quick.yaml that keeps `name: quick` would write over reports/quick/: refused
+    (every command loads the suite the same way); an unchanged copy writes what the built-in writes."""
+    builtin = (SUITES_DIR / "quick.yaml").read_text()
+    same = tmp_path / "same.yaml"
+    same.write_text(builtin)
+    assert load_suite(same).name == "quick"
+    changed = tmp_path / "quick.yaml"
+    changed.write_text(builtin.replace("seeds: 3", "seeds: 2"))
+    assert changed.read_text() != builtin
+    for command in ("run", "leaderboard", "status"):
+        assert main([command, str(changed), "--results", str(tmp_path / "results")]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "is the name of the built-in suite" in err, err
+        assert "reports/quick/" in err and "name: quick-quick-copy" in err, err
+    assert not (tmp_path / "results").exists()
+    renamed = tmp_path / "mine.yaml"
+    renamed.write_text(builtin.replace("name: quick", "name: my-quick").replace("seeds: 3", "seeds: 2"))
+    assert load_suite(renamed).name == "my-quick"

@@ -99,7 +99,23 @@ def load_suite(name_or_path: str | Path) -> Suite:
         problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
         raise SuiteError(f"suite {path} is not valid YAML{where}: {problem}. Check the brackets and "
                          f"indentation there (see suites/quick.yaml for the format).") from None
-    return expand(raw, path)
+    suite = expand(raw, path)
+    _check_not_shadowing(suite)
+    return suite
+
+
+def _check_not_shadowing(suite: Suite) -> None:
+    """A suite file outside the built-in folder may not reuse a built-in suite's name with other content:
+    its reports would land on (and overwrite) the built-in's ``reports/<name>/`` and parquet."""
+    for builtin in (SUITES_DIR / f"{suite.name}.yaml", SUITES_DIR / f"{suite.name}.yml"):
+        if not builtin.is_file() or builtin.resolve() == suite.path.resolve():
+            continue
+        if builtin.read_bytes() == suite.path.read_bytes():
+            return  # an unchanged copy writes exactly what the built-in writes
+        raise SuiteError(f"suite {suite.path}: name: {suite.name} is the name of the built-in suite {builtin}, so its "
+                         f"reports would overwrite reports/{suite.name}/ and results/{suite.name}.parquet. Give "
+                         f"it a name of its own (e.g. name: {suite.name}-{suite.path.stem}"
+                         f"{'-copy' if suite.path.stem == suite.name else ''}).")
 
 
 def expand(raw: Any, path: Path = Path("<inline>")) -> Suite:
@@ -143,6 +159,10 @@ def _expand_grids(raw: Any, path: Path) -> Suite:
 def _expand_one(raw: Any, path: Path) -> Suite:
     if not isinstance(raw, dict):
         raise SuiteError(f"must be a YAML mapping with keys {list(AXES)}, got {type(raw).__name__}.")
+    if "seed" in raw:
+        raise SuiteError(f"seed: is not a suite key (seed: {shown(raw['seed'])} would be read as a seed count). "
+                         f"seeds: takes a count (seeds: 3 runs seeds 0, 1, 2) or a list of seed values "
+                         f"(seeds: [{shown(raw['seed'])}] runs that one seed).")
     _check_keys(raw)
     seeds = _seeds(raw)
     datasets = _components(raw, "dataset", DATASETS, None)
@@ -167,7 +187,7 @@ def _expand_one(raw: Any, path: Path) -> Suite:
 
 def _check_keys(raw: dict[str, Any]) -> None:
     allowed = AXES + OPTIONAL
-    unknown = sorted((k for k in raw if k not in allowed and k != "seed"), key=str)
+    unknown = sorted((k for k in raw if k not in allowed), key=str)
     if unknown:
         hints = "".join(did_you_mean(k, allowed) for k in unknown)
         raise SuiteError(f"unknown key(s) {unknown}.{hints} Allowed: {list(allowed)}.")
@@ -197,9 +217,7 @@ def _text(raw: dict[str, Any], key: str) -> str:
 
 
 def _seeds(raw: dict[str, Any]) -> list[int]:
-    if "seeds" in raw and "seed" in raw:
-        raise SuiteError("give seeds or seed, not both (seeds: 3 means seeds 0, 1, 2).")
-    key = "seed" if "seed" in raw else "seeds"
+    key = "seeds"
     value = raw.get(key, 1)
     if isinstance(value, int) and not isinstance(value, bool):
         if value < 1:
