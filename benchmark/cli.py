@@ -389,6 +389,12 @@ def cmd_tables(args: argparse.Namespace) -> int:
     from benchmark.report import wacv_tables
 
     suite, store = _load(args)
+    kinds = {str(c.scenario.get("kind", "iterative")) for c in suite.cells}
+    if "oneshot" not in kinds:
+        raise AlbenchError(f"`albench tables` writes the WACV 2020 tables of one-shot suites (scenario kind: oneshot); "
+                           f"suite {suite.name!r} is {'/'.join(sorted(kinds))}. For its results use "
+                           f"`albench leaderboard {args.suite}` (ranking, per-budget table, learning curves) or "
+                           f"`albench curves {args.suite}` (accuracy per round).")
     _, failed_cells, pending = _partition(suite, store)
     missing = []
     for dataset in sorted({c.dataset for c in suite.cells}, key=lambda d: d.name):

@@ -88,7 +88,45 @@ def _select(name: str, method: QueryStrategy, view: SelectionView, k: int, seed:
         chosen = method.select(view, k, np.random.default_rng(seed))
     except AlbenchError as exc:
         _fail(name, "select", f"raised {exc}")
+    except ValueError as exc:
+        if "read-only" not in str(exc):
+            raise
+        _fail(name, "view", f"select wrote into the view ({exc}); the view's arrays are read-only and shared by "
+                            "every method of the round: copy what you change, e.g. np.array(view.probs, copy=True)")
+    except (TypeError, AttributeError) as exc:
+        missing = _undeclared(method, view)
+        if "NoneType" not in str(exc) or not missing:
+            raise
+        _fail(name, "needs", f"select failed on a view field that is None ({type(exc).__name__}: {exc}); the "
+                             f"runner computes only what needs() declares, and {', '.join(missing)} "
+                             f"{'is' if len(missing) == 1 else 'are'} None here. Declare what select reads in needs(): "
+                             + ", ".join(f"Needs({_NEED_OF[m.removeprefix('view.')]}) for {m}" for m in missing[:3]))
     return np.asarray(chosen)
+
+
+# view fields that are None unless needs() asks for them, and the Needs flag that asks
+_NEED_OF = {"probs": "probs=True", "embeddings": "embeddings=True", "features": "features=True",
+            "mc_probs": "mc_dropout=K", "images": "images=True", "val_probs": "validation=True",
+            "ensemble_probs": "ensemble=E"}
+
+
+def _undeclared(method: QueryStrategy, view: SelectionView) -> list[str]:
+    """The view's data fields that are None in this round (what a method may have read without declaring)."""
+    return [f"view.{f}" for f in ("probs", "embeddings", "features", "mc_probs", "images", "val_probs",
+                                  "ensemble_probs") if hasattr(view, f) and getattr(view, f) is None]
+
+
+def _position_hint(chosen: np.ndarray, view: SelectionView) -> str:
+    """What the wrong positions look like: already labelled, or indices into view.unlabelled."""
+    hints = []
+    labelled = np.isin(chosen, view.labelled)
+    if labelled.any():
+        hints.append(f" {int(labelled.sum())} of them are already labelled (in view.labelled): select among "
+                     f"view.unlabelled only.")
+    outside = ~labelled & ~np.isin(chosen, view.unlabelled)
+    if outside.any() and chosen.min() >= 0 and chosen.max() < len(view.unlabelled):
+        hints.append(" They look like positions within view.unlabelled: return view.unlabelled[idx].")
+    return "".join(hints)
 
 
 def check_method(factory: Callable[..., QueryStrategy], params: Mapping[str, Any] | None = None,
@@ -118,6 +156,14 @@ def check_method(factory: Callable[..., QueryStrategy], params: Mapping[str, Any
     missing = [p for p in init_params if not hasattr(method, p)]
     if missing and type(method).__init__ is not QueryStrategy.__init__:
         _fail(name, "constructor", f"store each parameter as an attribute of the same name; missing {missing}")
+    space = getattr(factory, "search_space", None)
+    if space:
+        from benchmark.tune import parse_search_space
+
+        try:
+            parse_search_space(space, name, factory)
+        except AlbenchError as exc:
+            _fail(name, "search_space", str(exc))
     needs = method.needs()
     if not isinstance(needs, Needs):
         _fail(name, "needs", f"needs() must return benchmark.Needs, got {type(needs).__name__}")
@@ -132,9 +178,7 @@ def check_method(factory: Callable[..., QueryStrategy], params: Mapping[str, Any
     if len(np.unique(chosen)) != K:
         _fail(name, "select", "returned duplicate positions")
     if not np.isin(chosen, view.unlabelled).all():
-        inside = chosen.min() >= 0 and chosen.max() < len(view.unlabelled)
-        hint = (" They look like positions within view.unlabelled: return view.unlabelled[idx]." if inside else "")
-        _fail(name, "select", f"returned positions that are not in view.unlabelled.{hint}")
+        _fail(name, "select", f"returned positions that are not in view.unlabelled.{_position_hint(chosen, view)}")
     for field, value in before.items():
         now = getattr(view, field)
         if not np.array_equal(now, value) or now.flags.writeable:
@@ -147,9 +191,10 @@ def check_method(factory: Callable[..., QueryStrategy], params: Mapping[str, Any
     shifted = replace(view, unlabelled=view.unlabelled + offset, labelled=view.labelled + offset)
     moved = _select(name, factory(**params), shifted, K, 0, episode, offset)
     if not np.array_equal(moved, chosen + offset):
-        _fail(name, "select", "returned positions that are not in view.unlabelled when the pool positions were "
-                              "shifted: they look like positions within view.unlabelled; return "
-                              "view.unlabelled[idx]")
+        hint = _position_hint(moved, shifted) or (" They are not the unshifted choice shifted: treat pool positions "
+                                                  "as opaque ids and return members of view.unlabelled.")
+        _fail(name, "select", f"returned positions that are not in view.unlabelled when the pool positions were "
+                              f"shifted.{hint}")
     cold, cold_episode = tiny_round(factory(**params), initial=0)
     cold_chosen = _select(name, factory(**params), cold, K, 0, cold_episode)
     if len(np.unique(cold_chosen)) != K or not np.isin(cold_chosen, cold.unlabelled).all():

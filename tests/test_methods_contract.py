@@ -68,8 +68,56 @@ class _NoParams(QueryStrategy):
         return view.unlabelled[:k]
 
 
+class _ReturnsLabelled(QueryStrategy):
+    """A broken method: returns labelled positions."""
+
+    version = "1"
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        return np.concatenate([view.labelled, view.unlabelled])[:k]
+
+
+class _WritesIntoTheView(QueryStrategy):
+    """A broken method: sorts the view's probabilities in place."""
+
+    version = "1"
+
+    def needs(self) -> Needs:
+        return Needs(probs=True)
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        view.probs.sort(axis=1)
+        return view.unlabelled[:k]
+
+
+class _ForgetsToDeclareProbs(QueryStrategy):
+    """A broken method: reads view.probs without asking for it in needs()."""
+
+    version = "1"
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        return view.unlabelled[np.argsort(view.probs.max(axis=1))[:k]]
+
+
+class _SearchesAParameterItDoesNotTake(QueryStrategy):
+    """A broken method: its search space names a parameter its constructor does not take."""
+
+    version = "1"
+    search_space = {"temperature": ("float", 0.1, 10.0, "log")}
+
+    def __init__(self, samples: int = 4):
+        self.samples = samples
+
+    def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        return view.unlabelled[:k]
+
+
 @pytest.mark.parametrize("broken, message", [
     (_PositionsWithinUnlabelled, "positions within view.unlabelled"),
+    (_ReturnsLabelled, r"already labelled \(in view.labelled\)"),
+    (_WritesIntoTheView, "view: select wrote into the view .*read-only.*copy what you change"),
+    (_ForgetsToDeclareProbs, r"needs: .*view.probs, .* are None.*Needs\(probs=True\) for view.probs"),
+    (_SearchesAParameterItDoesNotTake, "search_space.*takes no parameter 'temperature'; its parameters are samples"),
     (_Unseeded, "same rng seed"),
     (_NoParams, "missing \\['temperature'\\]"),
     (_NoVersion, "base class's default does not count"),
