@@ -37,7 +37,7 @@ lint: install ## ruff (style, imports, bugbear) and mypy (strict on benchmark/co
 test-gpu: install ## the GPU lane: tests marked gpu (method contract, end-to-end cells, determinism on CUDA); skip without CUDA
 	$(BIN)/python -m pytest -m gpu -q -rs
 
-test-all: install ## run every test, slow ones included (data tests need MNIST under DATA_ROOT or $$ALBENCH_DATA; skipped without)
+test-all: install ## run every test, slow ones included (data tests need MNIST under DATA_ROOT or $ALBENCH_DATA; skipped without)
 	$(BIN)/python -m pytest -q -m "not gpu and not slurm"
 
 smoke: install ## end-to-end smoke test only

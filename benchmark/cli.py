@@ -458,17 +458,24 @@ def cmd_tune(args: argparse.Namespace) -> int:
 
 
 def cmd_list(args: argparse.Namespace) -> int:
+    from benchmark.core.describe import describe
+    from benchmark.core.errors import did_you_mean
     from benchmark.core.registry import DATASETS, IMBALANCES, METHODS, MODELS, SCENARIOS, discover
 
     discover(args.plugins)
     registry = {"methods": METHODS, "datasets": DATASETS, "imbalances": IMBALANCES, "models": MODELS,
                 "scenarios": SCENARIOS}[args.what]
-    for name in registry.names(args.pattern):
+    names = registry.names(args.pattern)
+    if not names:
+        every = registry.names()
+        raise AlbenchError(f"no {args.what} match {args.pattern!r}.{did_you_mean(args.pattern, every)} "
+                           f"Registered {args.what}: {', '.join(every)} (wildcards: 'ent*').")
+    for name in names:
         factory = registry.get(name)
         doc = (factory.__doc__ or "").strip()
         first = doc.split("\n\n")[0].replace("\n", " ") if doc else ""
         if args.verbose:
-            print(f"{name}\n{textwrap.indent(doc, '    ')}\n")
+            print(describe(args.what, name, factory))
         else:
             print(f"{name:<20} {textwrap.shorten(first, 100)}")
     if args.what == "methods":
@@ -476,8 +483,23 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def version_text() -> str:
+    """``albench <version> (torch <version>, python <version>)``: what a bug report needs first."""
+    import platform
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(package: str) -> str:
+        try:
+            return version(package)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return f"albench {of('albench')} (torch {of('torch')}, python {platform.python_version()})"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="albench", description="Active learning benchmark under dataset bias and class imbalance.")
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("run", help="run the cells of a suite that are not done yet")

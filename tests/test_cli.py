@@ -1,11 +1,12 @@
 """CLI behaviour: clear one-paragraph errors, exit codes, and stored results left intact."""
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 import yaml
 
-from benchmark.cli import main
+from benchmark.cli import build_parser, main
 from benchmark.execute.executors import run_inline
 from benchmark.execute.store import ResultStore
 from benchmark.execute.suite import expand
@@ -112,3 +113,37 @@ def test_curves_and_tables_commands(tmp_path, capsys, tiny_suite_file):
     err = capsys.readouterr().err
     assert "one-shot suites" in err and "is iterative" in err and "albench leaderboard" in err, err
     assert "run `albench run" not in err  # the cells are there: running them again would not help
+
+
+def test_list_verbose_shows_parameters_search_space_and_dataset_files(capsys):
+    assert main(["list", "methods", "-v", "mc_entropy"]) == 0
+    out = capsys.readouterr().out
+    assert "parameters: samples: int = 128" in out and "search space (albench tune): samples ('int', 8, 128, 'log')" in out
+    assert "needs: mc_dropout=128" in out and "version: " in out
+    assert main(["list", "datasets", "-v", "mnist"]) == 0
+    out = capsys.readouterr().out
+    assert "<root>/MNIST/raw/train-images-idx3-ubyte.gz" in out and "on disk (under --data-root" in out
+
+
+def test_list_with_a_pattern_that_matches_nothing_is_an_error_with_close_names(capsys):
+    assert main(["list", "methods", "entrpy"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "no methods match 'entrpy'" in err and "Did you mean 'entropy'" in err
+
+
+def test_version_names_albench_and_torch(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args(["--version"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("albench ") and "torch " in out
+
+
+def test_make_help_prints_no_make_escapes():
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run(["make", "-s", "help"], cwd=root, capture_output=True, text=True, check=True).stdout
+    assert "$$" not in out and "$ALBENCH_DATA" in out
