@@ -334,6 +334,7 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     out.mkdir(parents=True, exist_ok=True)
     (out / "leaderboard.md").write_text(lb.to_markdown(suite.name, boards, missing, failed))
     lb.ranking_csv(boards).to_csv(out / "leaderboard.csv", index=False)
+    (out / "leaderboard.tex").write_text(lb.to_latex(suite.name, boards))
     lb.plot_curves(boards, out / "learning_curve.png")
     from benchmark.report import profile as cost
     from benchmark.report.html import write_html
@@ -342,7 +343,8 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
                       shared_costs=cost.shared_cost_table(table), description=suite.description,
                       missing=missing, failed=failed)
     lb.print_terminal(suite.name, boards, missing, failed)
-    print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'learning_curve.png'}, {page}, "
+    print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'leaderboard.tex'}, "
+          f"{out / 'learning_curve.png'}, {page}, "
           f"{Path(args.results) / (suite.name + '.parquet')}")
     return 0
 

@@ -131,3 +131,35 @@ def test_one_seed_captions_say_one_seed(tmp_path):
     page = write_html("s", lb.build(table), profile_table(table), tmp_path)
     text = page.read_text()
     assert "over 1 seeds" not in text and "1 seed: no band" in text
+
+
+def test_leaderboard_tex_has_the_markdown_rows_and_marks_as_booktabs(tmp_path):
+    table = shared_phase_table()
+    table.loc[table["method"] == "margin", "uses_hidden_labels"] = True
+    boards = lb.build(table, baseline="entropy")
+    tex = lb.to_latex("my_suite", boards)
+    assert tex.count(r"\toprule") == tex.count(r"\bottomrule") == len(boards) == 1
+    body = tex.split(r"\midrule")[1].split(r"\bottomrule")[0]
+    rows = [r for r in body.strip().splitlines() if r.strip()]
+    md_methods = list(lb.ranking_display(boards[0].ranking, "entropy")["method"])
+    assert [r.split(" & ")[1] for r in rows] == [lb.latex_text(m) for m in md_methods]
+    assert r"margin\textsuperscript{\dag}" in tex and r"$\Delta$ entropy (95\% CI)" in tex
+    assert r"\label{tab:my-suite-1}" in tex and r"my\_suite" in tex
+    uncommented = "\n".join(line for line in tex.splitlines() if not line.startswith("%"))
+    assert not any(ord(ch) > 127 for ch in uncommented), "pdflatex input must be ASCII outside comments"
+    import shutil
+    import subprocess
+
+    if shutil.which("pdflatex"):  # the real check where LaTeX is installed
+        doc = tmp_path / "doc.tex"
+        doc.write_text("\\documentclass{article}\n\\usepackage{booktabs}\n\\begin{document}\n" + tex
+                       + "\n\\end{document}\n")
+        done = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", doc.name], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode == 0, done.stdout[-2000:]
+
+
+def test_latex_text_escapes_specials_and_maps_symbols():
+    assert lb.latex_text("R_z,g S=ŷ L20 ‡") == r"R\_z,g S=$\hat{y}$ L20 \textsuperscript{\ddag}"
+    assert lb.latex_text("50% & #1 {x}") == r"50\% \& \#1 \{x\}"
+    assert lb.latex_text("σ/μ – 3 × 2") == r"$\sigma$/$\mu$ -- 3 $\times$ 2"

@@ -307,3 +307,45 @@ def print_terminal(suite_name: str, boards: list[SettingBoard], missing: int, fa
         console.print(note)
     if missing or failed:
         console.print(f"[yellow]Incomplete: {missing} cell(s) not run, {failed} failed.[/yellow]")
+
+
+# LaTeX: pdflatex reads ASCII; the symbols the tables use become their LaTeX commands.
+_LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_",
+                   "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
+_LATEX_SYMBOLS = {"Δ": r"$\Delta$", "±": r"$\pm$", "σ": r"$\sigma$", "μ": r"$\mu$", "–": "--", "·": r"$\cdot$",
+                  "×": r"$\times$", ORACLE_MARK: r"\textsuperscript{\dag}",
+                  EXTRA_LABELS_MARK: r"\textsuperscript{\ddag}", "ŷ": r"$\hat{y}$", "≤": r"$\leq$", "≥": r"$\geq$", "∘": r"$\circ$"}
+
+
+def latex_text(text: str) -> str:
+    """``text`` as LaTeX source: specials escaped, the tables' symbols (Δ ± † ‡ σ μ ŷ …) as commands."""
+    out = []
+    for ch in str(text):
+        out.append(_LATEX_SPECIALS.get(ch) or _LATEX_SYMBOLS.get(ch) or ch)
+    return "".join(out)
+
+
+def to_latex(suite_name: str, boards: Sequence[SettingBoard]) -> str:
+    """``leaderboard.tex``: per setting, the ranking of ``leaderboard.md`` (same rows, same marks) as a
+    booktabs table with its caption; needs ``\\usepackage{booktabs}``."""
+    from pandas.io.formats.style import Styler
+
+    parts = [f"% Leaderboard: {latex_text(suite_name)} (written by albench leaderboard; needs \\usepackage{{booktabs}})"]
+    notes_text = notes(list(boards))
+    for n in notes_text:
+        parts.append("% " + n.replace("\n", " ").replace("**", "").replace("`", ""))
+    for i, b in enumerate(boards, start=1):
+        display = ranking_display(b.ranking, b.baseline)
+        table = pd.DataFrame({latex_text(c): [latex_text(v) for v in display[c]] for c in display.columns})
+        caption = (f"{latex_text(b.title)}. AUBC of balanced accuracy (\\%), mean $\\pm$ std over seeds; "
+                   f"$\\Delta$ {latex_text(b.baseline)}: paired per-seed AUBC difference to {latex_text(b.baseline)} "
+                   f"with the half-width of its 95\\% t-interval (points).")
+        align = "".join("l" if c == "method" else "r" for c in display.columns)
+        styler = Styler(table).hide(axis="index")
+        parts.append(styler.to_latex(hrules=True, column_format=align, caption=caption,
+                                     label=f"tab:{_latex_label(suite_name)}-{i}", position="ht"))
+    return "\n".join(parts)
+
+
+def _latex_label(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9-]+", "-", name).strip("-") or "suite"
