@@ -163,3 +163,25 @@ def test_latex_text_escapes_specials_and_maps_symbols():
     assert lb.latex_text("R_z,g S=ŷ L20 ‡") == r"R\_z,g S=$\hat{y}$ L20 \textsuperscript{\ddag}"
     assert lb.latex_text("50% & #1 {x}") == r"50\% \& \#1 \{x\}"
     assert lb.latex_text("σ/μ – 3 × 2") == r"$\sigma$/$\mu$ -- 3 $\times$ 2"
+
+
+def test_method_parameters_are_columns_of_the_flat_table(tmp_path):
+    """`df.groupby("method.samples")` works without opening spec.json: every method's effective
+    parameters (its defaults included) are columns, and the table still writes to parquet."""
+    from benchmark.execute.executors import run_inline
+    from benchmark.execute.store import ResultStore
+    from benchmark.execute.suite import expand
+    from benchmark.report.consolidate import consolidate
+    from tests.conftest import tiny_suite
+
+    suite = expand(tiny_suite(methods=("random", {"name": "varR", "samples": 4}, "entropy")))
+    store = ResultStore(tmp_path / "r")
+    run_inline(list(suite.cells), store)
+    table = consolidate(suite.cells, store, out=tmp_path / "t.parquet")
+    back = pd.read_parquet(tmp_path / "t.parquet")
+    varr = back[back["method_name"] == "varR"]
+    assert set(varr["method.samples"]) == {4}
+    assert back.loc[back["method_name"] == "random", "method.samples"].isna().all()
+    assert set(back["imbalance.ratio"]) == {3}
+    assert "method.first_round" in back and set(varr["method.first_round"]) == {"method"}  # a default, not in the suite
+    assert len(table) == len(back)

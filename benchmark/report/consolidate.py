@@ -22,7 +22,41 @@ def component_label(comp: Component) -> str:
     return f"{comp.name}({', '.join(f'{k}={v}' for k, v in sorted(params.items()))})"
 
 
+def _flat(value: Any) -> Any:
+    """A parameter value as one parquet cell: scalars as they are, lists and mappings as canonical JSON."""
+    return value if value is None or isinstance(value, (bool, int, float, str)) else canonical_json(value)
+
+
+def effective_params(comp: Component, registry: Any) -> dict[str, Any]:
+    """The parameters a component ran with: its constructor's defaults, overridden by the suite's."""
+    import inspect
+
+    out: dict[str, Any] = {}
+    try:
+        factory = registry.get(comp.name)
+    except Exception:  # noqa: BLE001  (a plugin no longer installed: the suite's parameters are what is known)
+        factory = None
+    target = getattr(factory, "base_factory", None) or factory
+    if target is not None:
+        try:
+            signature = inspect.signature(target.__init__ if inspect.isclass(target) else target)
+        except (TypeError, ValueError):
+            signature = None
+        for p in signature.parameters.values() if signature else ():
+            if p.name != "self" and p.default is not inspect.Parameter.empty and \
+                    p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                out[p.name] = p.default
+    out.update(comp.to_dict()["params"])
+    return {k: _flat(v) for k, v in out.items()}
+
+
 def spec_columns(spec: CellSpec) -> dict[str, Any]:
+    """The spec's columns of the flat table; the method's and the imbalance's parameters (defaults
+    included) as one column each, ``method.<name>`` and ``imbalance.<name>``, for ``groupby``."""
+    from benchmark.core.registry import IMBALANCES, METHODS
+
+    params = {f"method.{k}": v for k, v in effective_params(spec.method, METHODS).items()}
+    params.update({f"imbalance.{k}": v for k, v in effective_params(spec.imbalance, IMBALANCES).items()})
     return {
         "cell_id": spec.cell_id,
         "dataset": component_label(spec.dataset),
@@ -33,6 +67,7 @@ def spec_columns(spec: CellSpec) -> dict[str, Any]:
         "learner": canonical_json(spec.to_dict()["learner"]),
         "scenario": canonical_json(spec.to_dict()["scenario"]),
         "seed": spec.seed,
+        **params,
     }
 
 
@@ -54,13 +89,23 @@ def consolidate(cells: tuple[CellSpec, ...] | list[CellSpec], store: ResultStore
         for key, value in reversed(list(meta.items())):
             rounds.insert(0, key, value)
         frames.append(rounds)
-    table = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    table = _parquet_safe(pd.concat(frames, ignore_index=True)) if frames else pd.DataFrame()
     if out is not None and not table.empty:
         out = Path(out)
         out.parent.mkdir(parents=True, exist_ok=True)
         tmp = out.with_suffix(".tmp.parquet")
         table.to_parquet(tmp, index=False)
         tmp.replace(out)
+    return table
+
+
+def _parquet_safe(table: pd.DataFrame) -> pd.DataFrame:
+    """Parameter columns whose values differ in type across methods (an int here, a string there) as text,
+    so the table writes to parquet; columns of one type keep it."""
+    for col in [c for c in table.columns if c.startswith(("method.", "imbalance."))]:
+        kinds = {type(v) for v in table[col] if v is not None and not (isinstance(v, float) and v != v)}
+        if len(kinds) > 1 and not kinds <= {int, float}:
+            table[col] = [None if v is None or (isinstance(v, float) and v != v) else str(v) for v in table[col]]
     return table
 
 
