@@ -23,9 +23,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --progress-bar on -e '.[dev,tune]'
 	@touch $(STAMP)
 
-demo: install ## run the quick suite on the embedded digits data and print the leaderboard
+DEMO_REPORTS ?= results/reports
+demo: install ## run the quick suite on the embedded digits data and print the leaderboard (reports into results/reports/quick/, git-ignored)
 	$(BIN)/albench run quick --executor $(EXECUTOR)
-	$(BIN)/albench leaderboard quick
+	$(BIN)/albench leaderboard quick --reports $(DEMO_REPORTS)
 
 test: install ## run the tests (not slow / gpu / slurm)
 	$(BIN)/python -m pytest $(PYTEST_FAST) -q
