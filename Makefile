@@ -8,6 +8,10 @@ EXECUTOR ?= local
 DATA_ROOT ?= $(or $(ALBENCH_DATA),$(wildcard ../shared/data))
 DATA_ARG = $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
 PYTEST_FAST := -m "not slow and not gpu and not slurm"
+# CPU numerics that do not depend on the CPU's instruction set (ATen's scalar kernels, oneDNN capped at
+# SSE4.1, MKL's compatible code path): the committed CPU reports and `make demo` regenerate byte for byte on
+# any x86-64 machine; a plain `albench run` uses the CPU's fastest kernels, which differ in the last bits.
+PORTABLE_NUMERICS := ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE
 
 .DEFAULT_GOAL := help
 .PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
@@ -25,7 +29,7 @@ $(STAMP): pyproject.toml
 
 DEMO_REPORTS ?= results/reports
 demo: install ## run the quick suite on the embedded digits data and print the leaderboard (reports into results/reports/quick/, git-ignored)
-	$(BIN)/albench run quick --executor $(EXECUTOR)
+	env $(PORTABLE_NUMERICS) $(BIN)/albench run quick --executor $(EXECUTOR)
 	$(BIN)/albench leaderboard quick --reports $(DEMO_REPORTS)
 
 test: install ## run the tests (not slow / gpu / slurm)
@@ -58,7 +62,7 @@ profile: install ## where each cell's time, passes and memory go, per phase and 
 
 REPORTS_CHECK ?= quick wacv-offline mnist-short fk-mnist-early
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
-	$(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) $(DATA_ARG)
+	env $(PORTABLE_NUMERICS) $(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) $(DATA_ARG)
 
 BENCH_SWEEP_ARGS ?=
 bench-sweep: install ## throughput of an fk-mnist slice (every method row, seed 0, all rounds) → reports/bench-sweep.json; GPU sized (add BENCH_SWEEP_ARGS="--rounds 1" on a CPU)

@@ -11,6 +11,7 @@ from typing import Any
 
 from benchmark.core.registry import REPO_ROOT
 
+NUMERICS_ENV = ("ATEN_CPU_CAPABILITY", "DNNL_MAX_CPU_ISA", "MKL_CBWR")
 _PACKAGES = ("albench", "torch", "torchvision", "timm", "numpy", "pandas", "scikit-learn", "pyarrow")
 
 
@@ -52,11 +53,14 @@ def environment(device: str = "cpu") -> dict[str, Any]:
         "device": device,
         "cpu": _cpu_name(),
         "cuda_visible_devices": os.environ.get("CUDA_VISIBLE_DEVICES"),
+        # CPU numerics: the instruction set ATen's kernels use and the caps that make them portable (Makefile)
+        "numerics_env": {k: os.environ[k] for k in NUMERICS_ENV if k in os.environ},
     }
     try:
         import torch
 
         info["torch_threads"] = torch.get_num_threads()
+        info["cpu_capability"] = torch.backends.cpu.get_cpu_capability()
         if device.startswith("cuda"):
             info["gpu"] = torch.cuda.get_device_name(torch.device(device))
             info["cuda"] = torch.version.cuda
