@@ -408,3 +408,10 @@ def test_a_changed_copy_of_a_builtin_suite_may_not_take_its_name(tmp_path, capsy
     renamed = tmp_path / "mine.yaml"
     renamed.write_text(builtin.replace("name: quick", "name: my-quick").replace("seeds: 3", "seeds: 2"))
     assert load_suite(renamed).name == "my-quick"
+
+
+def test_builtin_suite_descriptions_name_no_developer_paths():
+    """Descriptions reach every reader of the HTML reports: they say where data goes in the user's terms
+    (--data-root, $ALBENCH_DATA), never this repository's development layout (../shared)."""
+    for path in sorted(SUITES_DIR.glob("*.yaml")):
+        assert "shared/" not in load_suite(path).description, path
