@@ -57,11 +57,11 @@ profile: install ## where each cell's time, passes and memory go, per phase and 
 
 REPORTS_CHECK ?= quick wacv-offline mnist-short fk-mnist-early
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
-	$(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) $(DATA_ARG)
+	$(BIN)/python -m tools.reports_check $(REPORTS_CHECK) $(DATA_ARG)
 
 BENCH_SWEEP_ARGS ?=
 bench-sweep: install ## throughput of an fk-mnist slice (every method row, seed 0, all rounds) → reports/bench-sweep.json; GPU sized (add BENCH_SWEEP_ARGS="--rounds 1" on a CPU)
-	$(BIN)/python -m benchmark.bench_sweep $(DATA_ARG) $(BENCH_SWEEP_ARGS)
+	$(BIN)/python -m tools.bench_sweep $(DATA_ARG) $(BENCH_SWEEP_ARGS)
 
 gpu-data: ## copy MNIST from DATA_ROOT into .data/ (git-ignored) for the device tool's carry (scripts/gpu_check.sh)
 	mkdir -p .data/MNIST/raw && cp $(DATA_ROOT)/MNIST/raw/*.gz .data/MNIST/raw/  # DATA_ROOT must hold MNIST/raw

@@ -348,3 +348,15 @@ def test_cli_names_a_method_with_nothing_to_tune(tiny_suite_file, tmp_path, caps
 
     assert main([str(tiny_suite_file()), "--method", "coreset", "--trials", "1", "--results", str(tmp_path)]) == 2
     assert "'coreset' declares no search space: nothing to tune" in capsys.readouterr().err
+
+
+def test_tune_is_a_package_with_a_module_entry_point():
+    import subprocess
+    import sys
+
+    import benchmark.tune as package
+
+    assert package.tune.__module__ == "benchmark.tune.run" and package.Dimension.__module__ == "benchmark.tune.space"
+    out = subprocess.run([sys.executable, "-m", "benchmark.tune", "--help"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("usage: python -m benchmark.tune")
+    assert "an optuna study per (method, setting)" in " ".join(out.stdout.split())
