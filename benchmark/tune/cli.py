@@ -37,6 +37,17 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
 
 
+def progress_line(p: StudyPlan, frozen: Any, elapsed: float) -> str:
+    """One finished trial: its parameters, state and value, the seconds it took and the seconds since the
+    command started (both named: the second is cumulative)."""
+    shown = ", ".join(f"{k}={v}" for k, v in frozen.params.items())
+    value = f"validation AUBC {frozen.value:.4f}" if frozen.value is not None else \
+        f"stopped after {len(frozen.intermediate_values)} round(s)"
+    took = f"{frozen.duration.total_seconds():.0f}s this trial, " if frozen.duration is not None else ""
+    return (f"trial {frozen.number} [{p.method} · {p.setting.title()}]: {shown} → {frozen.state.name.lower()}, "
+            f"{value} ({took}{elapsed:.0f}s since start)")
+
+
 def run_from_args(args: argparse.Namespace) -> int:
     """``albench tune``: run the studies, print the best parameters and where the fragment is."""
     import json
@@ -58,11 +69,7 @@ def run_from_args(args: argparse.Namespace) -> int:
     started = time.perf_counter()
 
     def on_trial(p: StudyPlan, frozen: Any) -> None:
-        shown = ", ".join(f"{k}={v}" for k, v in frozen.params.items())
-        value = f"validation AUBC {frozen.value:.4f}" if frozen.value is not None else \
-            f"stopped after {len(frozen.intermediate_values)} round(s)"
-        print(f"trial {frozen.number} [{p.method} · {p.setting.title()}]: {shown} → {frozen.state.name.lower()}, "
-              f"{value} ({time.perf_counter() - started:.0f}s)", flush=True)
+        print(progress_line(p, frozen, time.perf_counter() - started), flush=True)
 
     report = tune(args.suite, args.method, args.trials, results=args.results, params=params, seeds=args.seeds,
                   data_root=args.data_root, sampler_seed=args.sampler_seed, prune=not args.no_prune,
