@@ -7,10 +7,10 @@ SUITE  ?= quick
 EXECUTOR ?= local
 DATA_ROOT ?= $(or $(ALBENCH_DATA),$(wildcard ../shared/data))
 DATA_ARG = $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
-PYTEST_FAST := -m "not slow and not gpu and not slurm"
+PYTEST_FAST := -m "not slow and not gpu and not slurm and not browser"
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -33,6 +33,18 @@ test: install ## run the tests (not slow / gpu / slurm)
 lint: install ## ruff (style, imports, bugbear) and mypy (strict on benchmark/core)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
+
+BROWSER_STAMP := $(VENV)/.browser
+$(BROWSER_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev,tune,browser]'
+	@touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP) ## the HTML reports in headless Chromium (installs the browser extra, and Debian's chromium when missing and root); fails rather than skips
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$ALBENCH_CHROMIUM" ] || \
+	  { [ "$$(id -u)" = 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; }; } || \
+	  { echo "make test-browser: no Chromium. As root: apt-get install chromium; else set ALBENCH_CHROMIUM=/path/to/chromium"; exit 1; }
+	ALBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser -q -rs
 
 test-gpu: install ## the GPU lane: tests marked gpu (method contract, end-to-end cells, determinism on CUDA); skip without CUDA
 	$(BIN)/python -m pytest -m gpu -q -rs
