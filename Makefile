@@ -7,14 +7,14 @@ SUITE  ?= quick
 EXECUTOR ?= local
 DATA_ROOT ?= $(or $(ALBENCH_DATA),$(wildcard ../shared/data))
 DATA_ARG = $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
-PYTEST_FAST := -m "not slow and not gpu and not slurm"
+PYTEST_FAST := -m "not slow and not gpu and not slurm and not browser"
 # CPU numerics that do not depend on the CPU's instruction set (ATen's scalar kernels, oneDNN capped at
 # SSE4.1, MKL's compatible code path): the committed CPU reports and `make demo` regenerate byte for byte on
 # any x86-64 machine; a plain `albench run` uses the CPU's fastest kernels, which differ in the last bits.
 PORTABLE_NUMERICS := ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -39,6 +39,18 @@ lint: install ## ruff (style, imports, bugbear) and mypy (strict on benchmark/co
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
+BROWSER_STAMP := $(VENV)/.browser
+$(BROWSER_STAMP): $(STAMP) pyproject.toml
+	$(BIN)/python -m pip install -q -e '.[dev,tune,browser]'
+	@touch $(BROWSER_STAMP)
+
+test-browser: $(BROWSER_STAMP) ## the HTML reports in headless Chromium (installs the browser extra, and Debian's chromium when missing and root); fails rather than skips
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || [ -n "$$ALBENCH_CHROMIUM" ] || \
+	  { [ "$$(id -u)" = 0 ] && { DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || \
+	    { apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium; }; }; } || \
+	  { echo "make test-browser: no Chromium. As root: apt-get install chromium; else set ALBENCH_CHROMIUM=/path/to/chromium"; exit 1; }
+	ALBENCH_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -m browser -q -rs
+
 test-gpu: install ## the GPU lane: tests marked gpu (method contract, end-to-end cells, determinism on CUDA); skip without CUDA
 	$(BIN)/python -m pytest -m gpu -q -rs
 
@@ -62,11 +74,11 @@ profile: install ## where each cell's time, passes and memory go, per phase and 
 
 REPORTS_CHECK ?= quick wacv-offline mnist-short fk-mnist-early
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
-	env $(PORTABLE_NUMERICS) $(BIN)/python -m benchmark.reports_check $(REPORTS_CHECK) $(DATA_ARG)
+	env $(PORTABLE_NUMERICS) $(BIN)/python -m tools.reports_check $(REPORTS_CHECK) $(DATA_ARG)
 
 BENCH_SWEEP_ARGS ?=
 bench-sweep: install ## throughput of an fk-mnist slice (every method row, seed 0, all rounds) → reports/bench-sweep.json; GPU sized (add BENCH_SWEEP_ARGS="--rounds 1" on a CPU)
-	$(BIN)/python -m benchmark.bench_sweep $(DATA_ARG) $(BENCH_SWEEP_ARGS)
+	$(BIN)/python -m tools.bench_sweep $(DATA_ARG) $(BENCH_SWEEP_ARGS)
 
 gpu-data: ## copy MNIST from DATA_ROOT into .data/ (git-ignored) for the device tool's carry (scripts/gpu_check.sh)
 	mkdir -p .data/MNIST/raw && cp $(DATA_ROOT)/MNIST/raw/*.gz .data/MNIST/raw/  # DATA_ROOT must hold MNIST/raw

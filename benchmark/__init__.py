@@ -4,7 +4,7 @@ Public surface (lazy, so that importing ``benchmark`` does not import torch): th
 registries and their decorators, the method API (``QueryStrategy``, ``Needs``, ``SelectionView``,
 ``check_method``), the scenario API (``Scenario``, ``Episode``), ``run_cell``, ``load_suite`` and
 ``ResultStore``. The engine's modules underneath are layered (docs/architecture.md):
-core → data → learn → select → scenarios → execute → report → cli.
+core → data → learn → select → scenarios → execute → report → tune → cli.
 """
 from __future__ import annotations
 

@@ -1,6 +1,12 @@
-"""CIFAR-100 (python pickles) and SVHN (.mat files), in the layouts torchvision reads.
+"""CIFAR-10 and CIFAR-100 (python pickles) and SVHN (.mat files), in the layouts torchvision reads.
 
-CIFAR-100::
+CIFAR-10 (the contents of cifar-10-python.tar.gz)::
+
+    <root>/cifar-10-batches-py/data_batch_1 ... data_batch_5   (pickles: b"data" (10000, 3072) uint8, b"labels")
+    <root>/cifar-10-batches-py/test_batch                      (10000 images)
+    <root>/cifar-10-batches-py/batches.meta                    (b"label_names")
+
+CIFAR-100 (the contents of cifar-100-python.tar.gz)::
 
     <root>/cifar-100-python/train   (pickle: b"data" (50000, 3072) uint8, b"fine_labels")
     <root>/cifar-100-python/test    (10000 images)
@@ -18,6 +24,7 @@ from __future__ import annotations
 
 import pickle
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -25,6 +32,10 @@ from benchmark.core.errors import DataError
 from benchmark.core.registry import register_dataset
 from benchmark.data.pool import ImagePool, verify_md5
 
+CIFAR10_MD5 = {"data_batch_1": "c99cafc152244af753f735de768cd75f", "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+               "data_batch_3": "54ebc095f3ab1f0389bbae665268c751", "data_batch_4": "634d18415352ddfa80567beed471001a",
+               "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb", "test_batch": "40351d587109b95175f43aff81a1287e",
+               "batches.meta": "5ff9c542aee3614f3951f8cda6e48888"}
 CIFAR100_MD5 = {"train": "16019d7e3df5f24257cddd939b257f8d", "test": "f0ef6b0ae62326f3e7ffdfab6717acfc",
                 "meta": "7973b15100ade9c7d40fb424638fde48"}
 SVHN_MD5 = {"train": "e26dedcc434d2e4c54c9b2d4a06d8373", "test": "eb5a983be6a315427106f1b164d9cef3",
@@ -37,60 +48,109 @@ def _root(root: Path | None, hint: str) -> Path:
     return Path(root)
 
 
-@register_dataset("cifar100")
-class CIFAR100:
-    """CIFAR-100 (Krizhevsky 2009): 50,000 train / 10,000 test, 32x32 RGB, 100 fine classes."""
+class _CifarPickles:
+    """The CIFAR python-pickle layout (Krizhevsky 2009, as torchvision reads it): training and test
+    pickles of b"data" (N, 3072) uint8 rows (1024 red, 1024 green, 1024 blue values of a 32x32 image)
+    and a list of labels, and a meta pickle naming the classes. Subclasses say which files and keys."""
 
     version = "1"
     needs_root = True
-    folder = "cifar-100-python"
+    name: str
+    title: str  # "CIFAR-10"
+    folder: str
+    archive: str
+    md5: dict[str, str]
+    train_files: tuple[str, ...]
+    test_files: tuple[str, ...]
+    meta_file: str
+    names_key: bytes
+    labels_key: bytes
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
 
     def __init__(self, verify_md5: bool = True):
         self.verify_md5 = verify_md5
 
     def layout_hint(self, root: Path) -> str:
-        return ("cifar100 expects torchvision's layout: " +
-                "; ".join(f"{root / self.folder / n} (md5 {m})" for n, m in CIFAR100_MD5.items()) +
-                " — the contents of cifar-100-python.tar.gz.")
+        return (f"{self.name} expects torchvision's layout: " +
+                "; ".join(f"{root / self.folder / n} (md5 {m})" for n, m in self.md5.items()) +
+                f" — the contents of {self.archive}.")
 
     def _file(self, root: Path, name: str) -> Path:
         path = root / self.folder / name
         if not path.is_file():
             raise DataError(f"Missing {path}. " + self.layout_hint(root))
         if self.verify_md5:
-            verify_md5(path, CIFAR100_MD5[name], "torchvision's reference for CIFAR-100")
+            verify_md5(path, self.md5[name], f"torchvision's reference for {self.title}")
         return path
 
-    @staticmethod
-    def _unpickle(path: Path, keys: tuple[bytes, ...]) -> dict:
+    def _unpickle(self, path: Path, keys: tuple[bytes, ...]) -> dict[bytes, Any]:
         try:
             with open(path, "rb") as fh:
                 d = pickle.load(fh, encoding="bytes")
         except Exception as exc:  # noqa: BLE001 - any unpickling failure means a malformed file
             raise DataError(f"{path} is not a CIFAR python pickle ({type(exc).__name__}: {exc}).") from None
-        missing = [k.decode() for k in keys if k not in d]
+        missing = [k.decode() for k in keys if not isinstance(d, dict) or k not in d]
         if missing:
-            raise DataError(f"{path} lacks the keys {missing} of a CIFAR-100 pickle.")
+            raise DataError(f"{path} lacks the keys {missing} of a {self.title} pickle.")
         return d
+
+    def _images(self, root: Path, files: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        xs, ys = [], []
+        for name in files:
+            d = self._unpickle(self._file(root, name), (b"data", self.labels_key))
+            x = np.asarray(d[b"data"], dtype=np.uint8)
+            if x.ndim != 2 or x.shape[1] != 3072:
+                raise DataError(f"{root / self.folder / name}: data has shape {x.shape}, expected (N, 3072).")
+            y = np.asarray(d[self.labels_key], dtype=np.int64)
+            if y.shape != (len(x),):
+                raise DataError(f"{root / self.folder / name}: {len(x)} images but {y.size} "
+                                f"{self.labels_key.decode()}.")
+            xs.append(x.reshape(-1, 3, 32, 32))
+            ys.append(y)
+        return np.concatenate(xs), np.concatenate(ys)
 
     def check(self, root: Path | None) -> None:
         root = _root(root, self.layout_hint(Path(root or "DIR")))
-        for name in CIFAR100_MD5:
+        for name in self.md5:
             self._file(root, name)
 
     def load(self, root: Path | None) -> ImagePool:
         root = _root(root, self.layout_hint(Path(root or "DIR")))
-        meta = self._unpickle(self._file(root, "meta"), (b"fine_label_names",))
-        names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[b"fine_label_names"])
-        split = {}
-        for name in ("train", "test"):
-            d = self._unpickle(self._file(root, name), (b"data", b"fine_labels"))
-            x = np.asarray(d[b"data"], dtype=np.uint8)
-            if x.ndim != 2 or x.shape[1] != 3072:
-                raise DataError(f"{root / self.folder / name}: data has shape {x.shape}, expected (N, 3072).")
-            split[name] = (x.reshape(-1, 3, 32, 32), np.asarray(d[b"fine_labels"], dtype=np.int64))
-        return ImagePool("cifar100", *split["train"], *split["test"], names,
-                         (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762))
+        meta = self._unpickle(self._file(root, self.meta_file), (self.names_key,))
+        names = tuple(n.decode() if isinstance(n, bytes) else str(n) for n in meta[self.names_key])
+        train, test = self._images(root, self.train_files), self._images(root, self.test_files)
+        return ImagePool(self.name, *train, *test, names, self.mean, self.std)
+
+
+@register_dataset("cifar10")
+class CIFAR10(_CifarPickles):
+    """CIFAR-10 (Krizhevsky 2009): 50,000 train / 10,000 test, 32x32 RGB, 10 classes.
+
+    Files under the data root (torchvision's layout, the contents of cifar-10-python.tar.gz, MD5-checked
+    unless verify_md5: false): cifar-10-batches-py/data_batch_1 ... data_batch_5 (the training images),
+    cifar-10-batches-py/test_batch, cifar-10-batches-py/batches.meta (the class names)."""
+
+    name, title, folder, archive = "cifar10", "CIFAR-10", "cifar-10-batches-py", "cifar-10-python.tar.gz"
+    md5 = CIFAR10_MD5
+    train_files = tuple(f"data_batch_{i}" for i in range(1, 6))
+    test_files = ("test_batch",)
+    meta_file, names_key, labels_key = "batches.meta", b"label_names", b"labels"
+    mean, std = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)  # per channel over the training images
+
+
+@register_dataset("cifar100")
+class CIFAR100(_CifarPickles):
+    """CIFAR-100 (Krizhevsky 2009): 50,000 train / 10,000 test, 32x32 RGB, 100 fine classes.
+
+    Files under the data root (torchvision's layout, the contents of cifar-100-python.tar.gz, MD5-checked
+    unless verify_md5: false): cifar-100-python/train, cifar-100-python/test, cifar-100-python/meta."""
+
+    name, title, folder, archive = "cifar100", "CIFAR-100", "cifar-100-python", "cifar-100-python.tar.gz"
+    md5 = CIFAR100_MD5
+    train_files, test_files = ("train",), ("test",)
+    meta_file, names_key, labels_key = "meta", b"fine_label_names", b"fine_labels"
+    mean, std = (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
 
 
 @register_dataset("svhn")

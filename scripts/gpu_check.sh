@@ -10,5 +10,5 @@ python3 -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | tail -2
 nvidia-smi -L | tee "$OUT/device.txt"
 nvidia-cuda-mps-control -d 2>/dev/null && echo "CUDA MPS daemon started" | tee -a "$OUT/device.txt"
 timeout 200 python3 -m pytest -m gpu -q -rs -p no:cacheprovider 2>&1 | tee "$OUT/test-gpu.txt" | tail -5
-timeout 300 python3 -m benchmark.bench_sweep --data-root .data --out "$OUT/bench-sweep.json" \
+timeout 300 python3 -m tools.bench_sweep --data-root .data --out "$OUT/bench-sweep.json" \
     ${BENCH_SWEEP_ARGS:-} 2>&1 | tee "$OUT/bench-sweep.txt" | tail -25

@@ -71,3 +71,15 @@ def _one_torch_thread():
 
     torch.set_num_threads(1)
     yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Under ALBENCH_REQUIRE_BROWSER=1 (``make test-browser``) a browser test that would be skipped (no
+    playwright, no Chromium) fails instead: that lane exists to check the pages in a real browser."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("ALBENCH_REQUIRE_BROWSER") == "1" and item.get_closest_marker("browser"):
+        reason = report.longrepr[-1] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        report.outcome = "failed"
+        report.longrepr = f"browser test not run under ALBENCH_REQUIRE_BROWSER=1 (make test-browser): {reason}"

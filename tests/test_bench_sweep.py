@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from benchmark.bench_sweep import choose_slice, main
 from benchmark.execute.suite import load_suite
+from tools.bench_sweep import choose_slice, main
 
 
 def test_the_slice_is_every_method_row_of_the_first_setting(tiny_suite_file):

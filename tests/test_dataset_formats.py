@@ -24,6 +24,23 @@ def _jpeg(path: Path, seed: int, size: int = 12) -> None:
     Image.fromarray(arr).save(path)
 
 
+def write_cifar10(root: Path) -> dict:
+    """torchvision's cifar-10-batches-py: five training batches, a test batch and batches.meta, each a
+    pickle with bytes keys (as the Python 2 pickles in cifar-10-python.tar.gz load)."""
+    base = root / "cifar-10-batches-py"
+    base.mkdir(parents=True)
+    for i, name in enumerate([f"data_batch_{b}" for b in range(1, 6)] + ["test_batch"]):
+        n = 2 if name != "test_batch" else 3
+        d = {b"batch_label": name.encode(), b"labels": [(i + j) % 3 for j in range(n)],
+             b"data": RNG.integers(0, 256, (n, 3072), dtype=np.uint8),
+             b"filenames": [f"img_{i}_{j}.png".encode() for j in range(n)]}
+        (base / name).write_bytes(pickle.dumps(d, protocol=2))
+    meta = {b"label_names": [b"airplane", b"automobile", b"bird"], b"num_cases_per_batch": 2, b"num_vis": 3072}
+    (base / "batches.meta").write_bytes(pickle.dumps(meta, protocol=2))
+    return {"params": {"verify_md5": False}, "train": 10, "test": 3, "classes": 3, "shape": (3, 32, 32),
+            "essential": "cifar-10-batches-py/data_batch_3"}
+
+
 def write_cifar100(root: Path) -> dict:
     base = root / "cifar-100-python"
     base.mkdir(parents=True)
@@ -115,7 +132,7 @@ def write_mnist_like(folder: str):
     return write
 
 
-FIXTURES = {"cifar100": write_cifar100, "svhn": write_svhn, "food101": write_food101, "mit67": write_mit67,
+FIXTURES = {"cifar10": write_cifar10, "cifar100": write_cifar100, "svhn": write_svhn, "food101": write_food101, "mit67": write_mit67,
             "imagenet": write_imagenet, "imn100": write_imn100, "imagefolder": write_imagefolder,
             "mnist": write_mnist_like("MNIST"), "fashion-mnist": write_mnist_like("FashionMNIST")}
 EMBEDDED = {"digits", "synthetic"}  # no files: generated or bundled with scikit-learn
@@ -163,10 +180,49 @@ def test_svhn_maps_label_10_to_digit_0(tmp_path):
     assert pool.train_x.shape == (10, 3, 32, 32)
 
 
+def test_cifar10_reads_the_five_training_batches_in_order_with_channels_first(tmp_path):
+    write_cifar10(tmp_path)
+    pool = DATASETS.create("cifar10", verify_md5=False).load(tmp_path)
+    batches = [pickle.loads((tmp_path / "cifar-10-batches-py" / f"data_batch_{b}").read_bytes()) for b in range(1, 6)]
+    assert pool.train_y.tolist() == [y for d in batches for y in d[b"labels"]] == [0, 1, 1, 2, 2, 0, 0, 1, 1, 2]
+    first = batches[0][b"data"][0]  # 1024 red, then 1024 green, then 1024 blue values, row-major
+    assert np.array_equal(pool.train_x[0, 1], first[1024:2048].reshape(32, 32))
+    assert np.array_equal(pool.train_x[-1], batches[-1][b"data"][-1].reshape(3, 32, 32))
+    assert pool.class_names == ("airplane", "automobile", "bird") and pool.name == "cifar10"
+    assert pool.test_y.tolist() == [2, 0, 1]
+
+
+def test_cifar10_says_which_files_go_where(tmp_path):
+    write_cifar10(tmp_path)
+    (tmp_path / "cifar-10-batches-py" / "batches.meta").unlink()
+    with pytest.raises(DataError) as err:
+        DATASETS.create("cifar10", verify_md5=False).check(tmp_path)
+    text = str(err.value)
+    assert text.startswith(f"Missing {tmp_path / 'cifar-10-batches-py' / 'batches.meta'}. cifar10 expects")
+    for name in [f"data_batch_{b}" for b in range(1, 6)] + ["test_batch", "batches.meta"]:
+        assert f"{tmp_path / 'cifar-10-batches-py' / name} (md5 " in text
+    assert "the contents of cifar-10-python.tar.gz" in text
+
+
+def test_cifar10_refuses_batches_whose_labels_do_not_match_their_images(tmp_path):
+    write_cifar10(tmp_path)
+    path = tmp_path / "cifar-10-batches-py" / "data_batch_2"
+    d = pickle.loads(path.read_bytes())
+    path.write_bytes(pickle.dumps({**d, b"labels": d[b"labels"][:1]}))
+    with pytest.raises(DataError, match="data_batch_2: 2 images but 1 labels"):
+        DATASETS.create("cifar10", verify_md5=False).load(tmp_path)
+    path.write_bytes(pickle.dumps({b"data": d[b"data"]}))
+    with pytest.raises(DataError, match=r"data_batch_2 lacks the keys \['labels'\] of a CIFAR-10 pickle"):
+        DATASETS.create("cifar10", verify_md5=False).load(tmp_path)
+
+
 def test_checksums_are_verified_by_default(tmp_path):
     write_cifar100(tmp_path)
     with pytest.raises(DataError, match="corrupt: md5 .* expected 16019d7e"):
         DATASETS.create("cifar100").check(tmp_path)
+    write_cifar10(tmp_path)
+    with pytest.raises(DataError, match="data_batch_1 is corrupt: md5 .* expected c99cafc1.*reference for CIFAR-10"):
+        DATASETS.create("cifar10").check(tmp_path)
 
 
 def test_malformed_files_are_named(tmp_path):
@@ -192,3 +248,11 @@ def test_decoded_images_are_cached_and_memory_mapped(tmp_path):
     a = DATASETS.create("imagefolder", folder="pets", image_size=10).load(tmp_path)
     b = DATASETS.create("imagefolder", folder="pets", image_size=10).load(tmp_path)
     assert isinstance(b.train_x, np.memmap) and np.array_equal(a.train_x, b.train_x)
+
+
+def test_list_datasets_verbose_shows_cifar10s_files(capsys):
+    from benchmark.cli import main
+
+    assert main(["list", "datasets", "-v", "cifar10"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("cifar10\n") and "cifar-10-batches-py/data_batch_1" in out and "batches.meta" in out

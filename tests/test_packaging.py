@@ -18,6 +18,7 @@ PROBE = textwrap.dedent("""
     import benchmark
     from benchmark.core.registry import DATASETS, METHODS, SCENARIOS
     from benchmark.execute.suite import SUITES_DIR, load_suite
+    from benchmark.tune import parse_search_space, tune
     print(json.dumps({"file": benchmark.__file__, "methods": METHODS.names(), "datasets": DATASETS.names(),
                       "scenarios": SCENARIOS.names(), "quick_cells": len(load_suite("quick").cells),
                       "suites": sorted(p.stem for p in SUITES_DIR.glob("*.yaml"))}))
@@ -39,3 +40,4 @@ def test_a_plain_install_has_every_builtin(tmp_path):
     assert got["scenarios"] == ["coldstart", "iterative", "oneshot"]
     assert got["suites"] == sorted(p.stem for p in (REPO / "suites").glob("*.yaml"))
     assert got["quick_cells"] == 15
+    assert not (target / "tools").exists()  # the project's own tools are not shipped

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmark.reports_check import check, differences
+from tools.reports_check import check, differences
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -348,3 +348,39 @@ def test_cli_names_a_method_with_nothing_to_tune(tiny_suite_file, tmp_path, caps
 
     assert main([str(tiny_suite_file()), "--method", "coreset", "--trials", "1", "--results", str(tmp_path)]) == 2
     assert "'coreset' declares no search space: nothing to tune" in capsys.readouterr().err
+
+
+def test_tune_is_a_package_with_a_module_entry_point():
+    import subprocess
+    import sys
+
+    import benchmark.tune as package
+
+    assert package.tune.__module__ == "benchmark.tune.run" and package.Dimension.__module__ == "benchmark.tune.space"
+    out = subprocess.run([sys.executable, "-m", "benchmark.tune", "--help"], capture_output=True, text=True, check=True)
+    assert out.stdout.startswith("usage: python -m benchmark.tune")
+    assert "an optuna study per (method, setting)" in " ".join(out.stdout.split())
+
+
+@needs_optuna
+def test_tune_progress_names_the_trials_own_seconds_and_the_cumulative_ones():
+    import datetime
+
+    import optuna
+
+    from benchmark.tune.cli import progress_line
+
+    (p,) = plan(expand(tiny_suite(methods=METHODS_IN_SUITE)), "mc_entropy")
+    start = datetime.datetime(2024, 1, 1, 12, 0, 0)
+    frozen = optuna.trial.FrozenTrial(
+        number=3, state=optuna.trial.TrialState.COMPLETE, value=0.61234, datetime_start=start,
+        datetime_complete=start + datetime.timedelta(seconds=7.4), params={"samples": 16},
+        distributions={"samples": optuna.distributions.IntDistribution(8, 128, log=True)}, user_attrs={},
+        system_attrs={}, intermediate_values={0: 0.5, 1: 0.6}, trial_id=4)
+    line = progress_line(p, frozen, 95.2)
+    assert line.startswith("trial 3 [mc_entropy · ") and "samples=16 → complete, validation AUBC 0.6123" in line
+    assert line.endswith("(7s this trial, 95s since start)")
+    running = optuna.trial.FrozenTrial(
+        number=4, state=optuna.trial.TrialState.PRUNED, value=None, datetime_start=start, datetime_complete=None,
+        params={}, distributions={}, user_attrs={}, system_attrs={}, intermediate_values={0: 0.4}, trial_id=5)
+    assert progress_line(p, running, 101.0).endswith("→ pruned, stopped after 1 round(s) (101s since start)")

@@ -6,7 +6,7 @@ runs them), the reports the committed folder holds are written into a temporary 
 is compared with ``reports/<suite>/``. ``profile.md`` is measured wall time and memory, so it is
 regenerated but not compared. A suite whose data is missing is skipped with a note.
 
-    python -m benchmark.reports_check quick wacv-offline [--data-root DIR] [--keep DIR]
+    python -m tools.reports_check quick wacv-offline [--data-root DIR] [--keep DIR]
 """
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ every method row, its mean cell time × its number of cells in the whole suite, 
 parallelism the slice achieved (summed cell time / wall time). Writes a JSON file
 (``reports/bench-sweep.json`` by default).
 
-    python -m benchmark.bench_sweep [--suite fk-mnist] [--seeds 1] [--rounds R] [--workers N]
+    python -m tools.bench_sweep [--suite fk-mnist] [--seeds 1] [--rounds R] [--workers N]
 
 ``--rounds`` shortens every cell (a CPU smoke run); the projection then scales each cell's time
 by full rounds / sliced rounds and says so in the file.
@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     result = {"device": device_name(), "suite": suite.name, "cells": done, "failed": len(outcomes) - done,
               "wall_s": round(wall, 1), "cells_per_hour": round(3600 * done / wall, 1) if wall else None,
               "gpu_busy_fraction": gpu.busy, "rounds_override": args.rounds, "seeds": args.seeds,
-              "command": " ".join(["python -m benchmark.bench_sweep", *(argv if argv is not None else sys.argv[1:])]),
+              "command": " ".join(["python -m tools.bench_sweep", *(argv if argv is not None else sys.argv[1:])]),
               **project(suite, pairs, store, wall)}
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2, sort_keys=True) + "\n")
