@@ -70,7 +70,7 @@ def _seed_notes(data: CompareData, min_seeds: int) -> list[str]:
     return out
 
 
-def _shared_settings_note(tables: Mapping[str, pd.DataFrame], data: CompareData) -> list[str]:
+def _shared_settings_note(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     if len([t for t in tables.values() if len(t)]) < 2:
         return []
     from benchmark.report.consolidate import setting_columns
@@ -94,7 +94,7 @@ def analyse(name: str, tables: Mapping[str, pd.DataFrame], *, baseline: str = "r
     if data.rounds.empty:
         raise CompareError(f"no finished cells in suite(s) {', '.join(tables)}: nothing to compare "
                            f"(run `albench run SUITE` first)")
-    notes = list(skipped) + data.skipped + _shared_settings_note(tables, data) + _seed_notes(data, min_seeds)
+    notes = list(skipped) + data.skipped + _shared_settings_note(tables) + _seed_notes(data, min_seeds)
     penalty = pairwise.penalty_matrix(data.rounds, alpha=alpha, min_seeds=min_seeds)
     few = {(s, m) for s, m, n in data.aubc.groupby(["setting", "method"])["seed"].nunique().reset_index()
            .itertuples(index=False) if n < min_seeds}

@@ -6,6 +6,7 @@ with nothing to show raises a CompareError instead of rendering blank."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -15,7 +16,7 @@ from benchmark.report.compare.pairwise import Penalty
 from benchmark.report.compare.ranks import Ranks
 
 
-def _pyplot():  # type: ignore[no-untyped-def]
+def _pyplot() -> Any:
     import matplotlib
 
     matplotlib.use("Agg")

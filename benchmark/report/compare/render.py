@@ -166,7 +166,8 @@ def to_html(c: Comparison, markdown_tables: dict[str, pd.DataFrame], figures: di
                        ("Average ranks (Demšar 2006)", "ranks")):
         body.append(f"<h2>{html.escape(title)}</h2>")
         if key in markdown_tables:
-            body.append(table_html(markdown_tables[key], table_id=key, palette=palette))
+            t = markdown_tables[key]
+            body.append(table_html(t, table_id=key, palette=palette, method_col=str(t.columns[0])))
         if key in figures or (key == "ranks" and "cd" in figures):
             src = figures.get(key, figures.get("cd", ""))
             body.append(_figure(src, title, html.escape(title)))
@@ -204,7 +205,7 @@ def write(c: Comparison, out: Path, reports_root: Path | None = None) -> list[Pa
     c.seeds.round(6).to_csv(out / "seeds.csv", index=False)
     (out / "compare.md").write_text(to_markdown(c, figures), encoding="utf-8")
     (out / SUITES_FILE).write_text("".join(f"{s}\n" for s in c.suites), encoding="utf-8")
-    tables = {"penalty": penalty.map(lambda v: f"{v:.2f}").reset_index(names="method")}
+    tables = {"penalty": penalty.map(lambda v: f"{v:.2f}").reset_index()}  # first column: winner \ loser
     if c.ranks is not None:
         tables["ranks"] = pd.DataFrame({"method": c.ranks.average.index,
                                         "average rank": [f"{v:.3f}" for v in c.ranks.average]})
