@@ -14,7 +14,7 @@ PYTEST_FAST := -m "not slow and not gpu and not slurm and not browser"
 PORTABLE_NUMERICS := ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard compare profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -68,6 +68,11 @@ status: install ## done / failed / pending cells of SUITE
 
 leaderboard: install ## consolidate SUITE and write reports/SUITE/ (md, csv, png, html/)
 	$(BIN)/albench leaderboard $(SUITE)
+
+SUITES ?= $(SUITE)
+COMPARE_NAME ?= $(SUITES)
+compare: install ## statistics across the settings of SUITES (penalty matrix, CD diagram, label efficiency, seeds advice) → reports/compare/COMPARE_NAME/
+	$(BIN)/albench compare $(SUITES) --name $(subst $(eval) ,+,$(COMPARE_NAME))
 
 profile: install ## where each cell's time, passes and memory go, per phase and method → reports/SUITE/profile.md
 	$(BIN)/albench profile $(SUITE)

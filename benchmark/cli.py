@@ -1,4 +1,4 @@
-"""The ``albench`` command line: run, status, leaderboard, list.
+"""The ``albench`` command line: run, status, leaderboard, compare, list.
 
 Every bad input is refused before any cell runs, as one line on stderr: ``albench <command>: error:
 <message>`` and exit code 2 (usage errors from argparse and ``AlbenchError`` alike).
@@ -337,16 +337,74 @@ def cmd_leaderboard(args: argparse.Namespace) -> int:
     (out / "leaderboard.tex").write_text(lb.to_latex(suite.name, boards))
     lb.plot_curves(boards, out / "learning_curve.png")
     from benchmark.report import profile as cost
+    from benchmark.report.compare.render import including
     from benchmark.report.html import write_html
 
+    comparisons = [(name, f"../../compare/{name}/index.html")  # albench compare reports that include this suite
+                   for name, _ in including(Path(args.reports) / "compare", suite.name)]
     page = write_html(suite.name, boards, cost.profile_table(table), out / "html",
                       shared_costs=cost.shared_cost_table(table), description=suite.description,
-                      missing=missing, failed=failed)
+                      missing=missing, failed=failed, comparisons=comparisons)
     lb.print_terminal(suite.name, boards, missing, failed)
     print(f"wrote {out / 'leaderboard.md'}, {out / 'leaderboard.csv'}, {out / 'leaderboard.tex'}, "
           f"{out / 'learning_curve.png'}, {page}, "
           f"{Path(args.results) / (suite.name + '.parquet')}")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """Statistics across the settings of several suites → reports/compare/<name>/ (benchmark.report.compare)."""
+    from benchmark.core.registry import discover
+    from benchmark.execute.store import ResultStore
+    from benchmark.execute.suite import load_suite
+    from benchmark.report.compare import analysis, render
+    from benchmark.report.consolidate import consolidate
+
+    discover(args.plugins)
+    store = ResultStore(args.results)
+    suites = [load_suite(name) for name in dict.fromkeys(args.suites)]
+    tables, skipped = {}, []
+    for suite in suites:
+        done, failed, pending = _partition(suite, store)
+        if not done:
+            skipped.append(f"suite {suite.name}: none of its {len(suite.cells)} cells is finished in {store.root}; skipped")
+            continue
+        if failed or pending:
+            skipped.append(f"suite {suite.name}: {len(done)} of {len(suite.cells)} cells finished; the {len(pending)} "
+                           f"not run and {len(failed)} failed are left out")
+        tables[suite.name] = consolidate(done, store)
+    if not tables:
+        raise AlbenchError(f"no finished cells for suite(s) {', '.join(s.name for s in suites)} in {store.root}: "
+                           f"nothing to compare. Run `albench run SUITE` first.")
+    name = args.name or "+".join(s.name for s in suites)
+    comparison = analysis.analyse(name, tables, baseline=args.baseline, targets=args.target, blocks=args.blocks,
+                                  posthoc=args.posthoc, skipped=skipped)
+    written = render.write(comparison, Path(args.reports) / "compare" / name, Path(args.reports))
+    for line in comparison.skipped:
+        print(f"skipped: {line}")
+    print((Path(args.reports) / "compare" / name / "compare.md").read_text() if args.verbose else "", end="")
+    print("wrote " + ", ".join(map(str, written)))
+    return 0
+
+
+def report_name(text: str) -> str:
+    """argparse type: a folder name for reports/compare/<name>/ (letters, digits, . _ + -)."""
+    import re
+
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._+-]*", text):
+        raise argparse.ArgumentTypeError(f"must be a folder name of letters, digits, '.', '_', '+' or '-', got {text!r}")
+    return text
+
+
+def accuracy(text: str) -> float:
+    """argparse type: an accuracy in (0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be an accuracy in (0, 1] such as 0.9, got {text!r}")
+    return value
 
 
 def cmd_profile(args: argparse.Namespace) -> int:
@@ -554,6 +612,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default="random")
     _common(p)
     p.set_defaults(func=cmd_leaderboard)
+
+    p = sub.add_parser("compare", help="statistics across the settings of one or more suites: pairwise penalty "
+                                       "matrix, average ranks + critical-difference diagram, label efficiency, "
+                                       "seeds advice → reports/compare/<name>/")
+    p.add_argument("suites", nargs="+", metavar="SUITE")
+    p.add_argument("--reports", default="reports", type=output_folder)
+    p.add_argument("--name", default=None, type=report_name,
+                   help="folder under reports/compare/ (default: the suite names joined by '+')")
+    p.add_argument("--baseline", default="random", help="the method labels saved are counted against (default random)")
+    p.add_argument("--target", action="append", default=[], type=accuracy, metavar="ACC",
+                   help="also report the labels needed to reach this balanced accuracy, e.g. 0.9 (repeatable)")
+    p.add_argument("--blocks", choices=["auto", "settings", "seeds"], default="auto",
+                   help="what the ranks are over: settings, (setting, seed) pairs, or auto (settings when there "
+                        "are at least 5, else (setting, seed) pairs)")
+    p.add_argument("--posthoc", choices=["nemenyi", "wilcoxon"], default="nemenyi",
+                   help="post-hoc test after Friedman's: Nemenyi (critical difference) or Wilcoxon signed-rank "
+                        "with Holm's correction")
+    p.add_argument("-v", "--verbose", action="store_true", help="print compare.md")
+    _common(p)
+    p.set_defaults(func=cmd_compare)
 
     p = sub.add_parser("profile", help="per-phase seconds and passes per round → reports/<suite>/profile.md")
     p.add_argument("suite")

@@ -4,7 +4,8 @@ For each suite, the cells run into a temporary result store (the local executor,
 runs them), the reports the committed folder holds are written into a temporary reports folder
 (leaderboard always; curves and WACV tables where the committed folder has them), and every file
 is compared with ``reports/<suite>/``. ``profile.md`` is measured wall time and memory, so it is
-regenerated but not compared. A suite whose data is missing is skipped with a note.
+regenerated but not compared. A suite whose data is missing is skipped with a note. Where
+``reports/compare/<suite>/`` exists, ``albench compare SUITE --name SUITE`` is regenerated and compared too.
 
     python -m tools.reports_check quick wacv-offline [--data-root DIR] [--keep DIR]
 """
@@ -31,6 +32,8 @@ def regenerate(suite: str, work: Path, data_root: str | None, committed: Path) -
         steps.append(["curves", suite, "--reports", str(reports), *common, *data])
     if (committed / "tables.md").exists():
         steps.append(["tables", suite, "--reports", str(reports), *common, *data])
+    if (committed.parent / "compare" / suite).is_dir():  # albench compare SUITE --name SUITE (after the leaderboard it links)
+        steps.append(["compare", suite, "--name", suite, "--reports", str(reports), *common])
     for argv in steps:
         code = albench(argv)
         if code:
@@ -82,6 +85,9 @@ def check(suites: list[str], reports_root: Path, data_root: str | None, keep: Pa
         work = Path(tempfile.mkdtemp(prefix=f"reports-check-{suite}-", dir=keep))
         regenerated = regenerate(suite, work, data_root, committed)
         diff = differences(committed, regenerated)
+        if (reports_root / "compare" / suite).is_dir():
+            diff += [f"compare/{suite}/{d}" for d in differences(reports_root / "compare" / suite,
+                                                                   regenerated.parent / "compare" / suite)]
         if diff:
             failures += 1
             print(f"{suite}: {len(diff)} file(s) differ from {committed} (regenerated in {regenerated}):")

@@ -51,6 +51,10 @@ class SuiteError(AlbenchError):
     """A suite file cannot be read or does not describe a valid grid."""
 
 
+class CompareError(AlbenchError):
+    """Stored results cannot carry a requested cross-setting statistic or figure (``albench compare``)."""
+
+
 def did_you_mean(name: object, known: Iterable[object]) -> str:
     """`` Did you mean 'x'?`` for the known names close to ``name`` ('' when none is close)."""
     by_text = {str(k): k for k in known}

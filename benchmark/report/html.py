@@ -26,6 +26,7 @@ import pandas as pd
 from benchmark.core.errors import ReportError
 from benchmark.report import leaderboard as lb
 from benchmark.report.colors import MethodPalette
+from benchmark.report.compare import columns as stats_columns
 from benchmark.report.profile import column_digits
 
 if TYPE_CHECKING:
@@ -181,8 +182,10 @@ def _ranking_table(board: lb.SettingBoard, table_id: str, palette: MethodPalette
            lb.gap_column(board.baseline): [0.0 if b else g * 100 for b, g in zip(is_base, r["gap_mean"])],
            "final bal. acc %": r["final_mean"] * 100, "minority acc %": r["minority_mean"] * 100,
            "classes": r["classes"], "ir": r["ir"], "seeds": r["seeds"]}
+    raw.update(stats_columns.sort_keys(r, board.baseline, is_base))
     keys = {c: list(v) for c, v in raw.items() if c in display.columns}
-    return table_html(display, table_id=table_id, palette=palette, sort_keys=keys, help_text=_RANKING_HELP,
+    return table_html(display, table_id=table_id, palette=palette, sort_keys=keys,
+                      help_text={**_RANKING_HELP, **stats_columns.help_text(board.baseline)},
                       css_class="ranking")
 
 
@@ -315,14 +318,16 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
                profile_tables: Sequence[tuple[str, pd.DataFrame]], out_dir: Path, *,
                curves_settings: Sequence[SettingCurves] | None = None, notes: Sequence[str] | None = None,
                description: str = "", missing: int = 0, failed: int = 0,
-               shared_costs: Mapping[str, pd.DataFrame] | None = None) -> Path:
+               shared_costs: Mapping[str, pd.DataFrame] | None = None,
+               comparisons: Sequence[tuple[str, str]] = ()) -> Path:
     """Write ``out_dir/index.html`` and its figures (``fig-*.png``, replaced on every call); returns
     the page's path.
 
     ``boards``: :func:`leaderboard.build`; ``profile_tables``: :func:`profile.profile_table` (may be
     empty); ``curves_settings``: :func:`curves.build` (optional); ``notes``: the footnotes (default
     :func:`leaderboard.notes`); ``missing``/``failed``: cells not run / failed, for the warning;
-    ``shared_costs``: :func:`profile.shared_cost_table` (the one-time artifacts, once per setting).
+    ``shared_costs``: :func:`profile.shared_cost_table` (the one-time artifacts, once per setting);
+    ``comparisons``: (name, relative link) of the ``albench compare`` reports that include this suite.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -362,6 +367,12 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
         nav.append('<li><a href="#other">other settings</a></li>')
     nav.append("</ul></nav>")
     body += nav
+    if comparisons:  # albench compare: statistics across settings and suites
+        body.append('<h2 id="compare">Across settings (albench compare)</h2><p>Pairwise penalty matrix, average '
+                    "ranks with a critical-difference diagram, label efficiency and seeds advice over the suites "
+                    "each comparison names:</p><ul>" + "".join(
+                        f'<li><a href="{html.escape(href)}">{html.escape(name)}</a></li>' for name, href in comparisons)
+                    + "</ul>")
 
     figure_no = 0
 

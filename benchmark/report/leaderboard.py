@@ -21,6 +21,7 @@ import pandas as pd
 
 from benchmark.core.metrics import area_under_budget_curve
 from benchmark.report.colors import MethodPalette
+from benchmark.report.compare import columns as stats_columns
 from benchmark.report.consolidate import describe_setting, setting_columns
 
 ORACLE_MARK = "†"  # reads hidden labels: an oracle ablation
@@ -126,6 +127,9 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
                        classes=("classes_discovered", "mean"), ir=("labelled_ir", "mean"))
                   .reset_index())
         per_budget = curves.pivot(index="method", columns="labels_used", values="mean")
+        marked = g.assign(method=[mark(str(m), bool(o), int(e)) for m, o, e in
+                                  zip(g["method"], g["uses_hidden_labels"], g["extra_labels"])])
+        ranking = stats_columns.add(ranking, marked, sub, baseline, key)  # labels saved, seeds advice
         boards.append(SettingBoard(describe_setting(key), ranking, per_budget, curves, baseline))
     return boards
 
@@ -155,6 +159,7 @@ def ranking_display(r: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
         "classes": [_num(c, 1) for c in r["classes"]],
         "ir": [_num(v, 3) for v in r["ir"]],
         "seeds": r["seeds"],
+        **stats_columns.display_columns(r, baseline, [unmark(m) == baseline for m in r["method"]]),
     })
 
 
