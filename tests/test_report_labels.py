@@ -63,7 +63,7 @@ def test_shared_cost_is_shown_once_per_setting_not_charged_to_the_first_cell():
     assert shared["computed in the cell of"] == "random ×2"
     md = to_markdown("s", profile_table(table), shared_cost_table(table))
     assert "Shared one-time cost, once per seed" in md and "| random ×2" in md
-    assert "sum over its rounds" in md and "not per round" in md
+    assert "sum over its rounds" in md and "each round's passes and seconds" in md
 
 
 def test_waiting_for_a_concurrent_cell_stays_the_waiting_cells_own_time():

@@ -160,8 +160,8 @@ def _is_gpu_column(name: str) -> bool:
 
 
 PROFILE_INTRO = (
-    "Per cell: each phase summed over all the cell's rounds, then the mean over seeds (not per round; "
-    "`albench curves` gives the per-round passes and seconds). A cell's own phases: load (data, splits, "
+    "Per cell: each phase summed over all the cell's rounds, then the mean over seeds ("
+    "`albench curves` gives each round's passes and seconds). A cell's own phases: load (data, splits, "
     "set-up), train, evaluate, infer (what the method needs, including the passes it triggers inside "
     "select), select, label; `shared wait s` is the time a cell spent loading a shared one-time artifact "
     f"({SHARED_WHAT}) or waiting for the concurrent cell that computed it. Computing such an artifact is "
