@@ -540,8 +540,8 @@ def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
     boxes, and ``benchmark.execute.mps`` for ``mps`` (auto | on | off: the CUDA MPS daemon for workers
     sharing a GPU)."""
     queue = deque(specs)
-    if not queue:
-        return []
+    if not queue or (timebox is not None and timebox.expired()):
+        return []  # nothing to run, or no cell may start any more: no worker is spawned
     n, threads, slot_list, gpu = plan_local(workers, threads)
     n = min(n, len(queue))
     pool = _Pool(threads, gpu)
