@@ -454,7 +454,9 @@ def cmd_store_export(args: argparse.Namespace) -> int:
     from benchmark.execute.archive import export_cells
 
     suite, store = _load(args)
-    report = export_cells(store, suite.cells, args.archive, suite=suite.name, checkpoints=not args.no_checkpoints)
+    max_bytes = None if args.max_mib is None else int(args.max_mib * 2**20)
+    report = export_cells(store, suite.cells, args.archive, suite=suite.name, checkpoints=not args.no_checkpoints,
+                          max_bytes=max_bytes)
     print(report.line())
     return 0
 
@@ -591,6 +593,9 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("suite")
     q.add_argument("archive", help="the archive to write, e.g. fk-mnist.tar.gz")
     q.add_argument("--no-checkpoints", action="store_true", help="finished cells only")
+    q.add_argument("--max-mib", type=positive_float, default=None, metavar="MIB",
+                   help="split into volumes of at most this size (ARCHIVE, then NAME.part2.tar.gz, ...), each "
+                        "importable on its own; e.g. 15 where files over 16 MiB cannot travel")
     _common(q)
     q.set_defaults(func=cmd_store_export)
     q = ssub.add_parser("import", help="merge archives into the store: every file verified first (a damaged archive "

@@ -8,11 +8,13 @@
 #      with `albench run --stop-after` to what is left: first the cells no CPU run has computed
 #      (suites/fk-mnist-gpu-first.yaml: varR K128, E4, MC pseudo-labels K = 32, VAAL at both ratios),
 #      then the 1x FK rows (suites/fk-mnist-1x-fk.yaml), then the rest of fk-mnist; the slice's cells
-#      of step 3 join the store too                            → sweep.txt, fk-mnist.tar.gz (the archive)
-#   summary.txt: each step's seconds and outcome; device.txt: the GPU.
-# At most 7 files come back (the device tool takes 8 of 16 MiB each); the script says if one is too big.
-# After it: copy fk-mnist.tar.gz over results/archive/fk-mnist.tar.gz and bench-sweep.json over
-# reports/bench-sweep.json, and commit them (README: "Time-boxed runs and moving stores").
+#      of step 3 join the store too        → sweep.txt, fk-mnist.tar.gz (the archive; volumes of at most
+#      MAX_MIB: fk-mnist.part2.tar.gz, ... when it is larger)
+#   summary.txt: the device, each step's seconds and outcome.
+# 5 files and the archive's volumes come back (the device tool takes 8 files of 16 MiB each); the
+# script warns when that does not fit. After it: copy fk-mnist*.tar.gz into results/archive/ (over
+# the old volumes) and bench-sweep.json over reports/bench-sweep.json, and commit them (README:
+# "Time-boxed runs and moving stores between machines").
 #
 # Prepare here first:  make gpu-data   (copies MNIST into .data/, git-ignored, to pass with carry)
 # Then, on the device: run(command="bash scripts/gpu_check.sh", carry=[".data"], timeout_s=600)
@@ -24,12 +26,13 @@ OUT=${OUT:-/tmp/gpu-check}
 PY=${PY:-python3}
 INSTALL=${INSTALL:-1}
 BUDGET_S=${BUDGET_S:-540}             # the whole script; the device command's limit is 600 s
-TEST_GPU_S=${TEST_GPU_S:-120}         # at most, for the GPU test lane
+TEST_GPU_S=${TEST_GPU_S:-150}         # at most, for the GPU test lane
 BENCH_S=${BENCH_S:-150}               # at most, for the throughput slice
 RESERVE_S=${RESERVE_S:-40}            # kept back for the export and the summary
 STOP_GRACE=${STOP_GRACE:-20s}         # cells still inside a round this long after the deadline are stopped
 DATA_ROOT=${DATA_ROOT:-.data}
-ARCHIVE=${ARCHIVE:-results/archive/fk-mnist.tar.gz}
+ARCHIVE=${ARCHIVE:-results/archive/fk-mnist.tar.gz}   # and its volumes NAME.part2.tar.gz, ... if any
+MAX_MIB=${MAX_MIB:-15}                # the exported archive's volumes (files over 16 MiB do not come back)
 ARCHIVE_SUITE=${ARCHIVE_SUITE:-fk-mnist}
 SWEEP_SUITES=${SWEEP_SUITES:-fk-mnist-gpu-first fk-mnist-1x-fk fk-mnist}
 WORKERS=${WORKERS:-8}                 # local workers sharing the GPU (MPS), 16 cores / 8 = 2 threads each
@@ -47,23 +50,24 @@ if [ "$INSTALL" = 1 ]; then
     "$PY" -m pip install -q --no-deps --no-build-isolation -e . 2>&1 | tail -2
     note "installed"
 fi
-{ nvidia-smi -L 2>/dev/null || echo "no GPU: $(uname -m), $(nproc) cores"; } | tee "$OUT/device.txt"
+note "device: $(nvidia-smi -L 2>/dev/null | tr '\n' ' ' || true)$(command -v nvidia-smi >/dev/null || echo "no GPU: $(uname -m), $(nproc) cores")"
 if command -v nvidia-cuda-mps-control >/dev/null && nvidia-cuda-mps-control -d 2>/dev/null; then
-    echo "CUDA MPS daemon started" | tee -a "$OUT/device.txt"
+    note "CUDA MPS daemon started"
 fi
 
 # 2. the GPU lane (the command `make test-gpu` runs, without its venv install)
-timeout "$TEST_GPU_S" "$PY" -m pytest -m gpu -q -rs -p no:cacheprovider >"$OUT/test-gpu.txt" 2>&1
+timeout -k 10 "$TEST_GPU_S" "$PY" -m pytest -m gpu -q -rs -p no:cacheprovider >"$OUT/test-gpu.txt" 2>&1
 note "test-gpu: exit $? — $(grep -E '(passed|failed|skipped|error|no tests ran)' "$OUT/test-gpu.txt" | tail -1)"
 
 # 3. the throughput slice (the command `make bench-sweep` runs; re-point this one line if bench_sweep moves)
-timeout "$BENCH_S" "$PY" -m benchmark.bench_sweep --data-root "$DATA_ROOT" --results "$BENCH_RESULTS" --out "$OUT/bench-sweep.json" $BENCH_SWEEP_ARGS >"$OUT/bench-sweep.txt" 2>&1
+timeout -k 10 "$BENCH_S" "$PY" -m benchmark.bench_sweep --data-root "$DATA_ROOT" --results "$BENCH_RESULTS" --out "$OUT/bench-sweep.json" $BENCH_SWEEP_ARGS >"$OUT/bench-sweep.txt" 2>&1
 note "bench-sweep: exit $? — $(tr -d '\n ' <"$OUT/bench-sweep.json" 2>/dev/null | grep -oE '"cells_per_hour":[^,]*,' || echo 'no bench-sweep.json (timed out?)')"
 
 # 4. the sweep, resumed from the archive, with the slice's finished cells added (same cell ids when
 #    the slice ran all rounds; otherwise they are not cells of the suite and are left out)
-if [ -f "$ARCHIVE" ]; then
-    "${ALBENCH[@]}" store import "$ARCHIVE" --results "$RESULTS" 2>&1 | tee -a "$OUT/sweep.txt"
+volumes=$(ls "$ARCHIVE" "${ARCHIVE%.tar.gz}".part*.tar.gz 2>/dev/null)
+if [ -n "$volumes" ]; then
+    "${ALBENCH[@]}" store import $volumes --results "$RESULTS" 2>&1 | tee -a "$OUT/sweep.txt"
 fi
 "${ALBENCH[@]}" store export "$ARCHIVE_SUITE" "$BENCH_RESULTS/slice.tar.gz" --results "$BENCH_RESULTS" >>"$OUT/sweep.txt" 2>&1 \
     && "${ALBENCH[@]}" store import "$BENCH_RESULTS/slice.tar.gz" --results "$RESULTS" >>"$OUT/sweep.txt" 2>&1
@@ -74,12 +78,12 @@ for suite in $SWEEP_SUITES; do
         note "$suite: not started, ${budget} s left"
         continue
     fi
-    timeout $((budget + 90)) "${ALBENCH[@]}" run "$suite" --data-root "$DATA_ROOT" --results "$RESULTS" --no-progress \
+    timeout -k 10 $((budget + 90)) "${ALBENCH[@]}" run "$suite" --data-root "$DATA_ROOT" --results "$RESULTS" --no-progress \
         --executor local --workers "$WORKERS" --stop-after "${budget}s" --stop-grace "$STOP_GRACE" >>"$OUT/sweep.txt" 2>&1
     code=$?
     note "$suite (--stop-after ${budget}s): exit $code — $(grep -E '^albench: --stop-after' "$OUT/sweep.txt" | tail -1)"
 done
-"${ALBENCH[@]}" store export "$ARCHIVE_SUITE" "$OUT/$(basename "$ARCHIVE_SUITE" .yaml).tar.gz" --results "$RESULTS" >>"$OUT/sweep.txt" 2>&1
+"${ALBENCH[@]}" store export "$ARCHIVE_SUITE" "$OUT/$(basename "$ARCHIVE_SUITE" .yaml).tar.gz" --max-mib "$MAX_MIB" --results "$RESULTS" >>"$OUT/sweep.txt" 2>&1
 note "$(tail -1 "$OUT/sweep.txt")"
 note "store: $("${ALBENCH[@]}" status "$ARCHIVE_SUITE" --results "$RESULTS" 2>&1 | head -1)"
 

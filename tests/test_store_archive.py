@@ -232,3 +232,24 @@ def test_a_damaged_cell_is_left_out_of_the_export(stores, tmp_path):
     report = export_cells(ResultStore(a), stores["cells"], tmp_path / "a.tar.gz")
     assert report.cells == 1 and report.damaged == [cell0.cell_id]
     assert "left out 1 damaged cell(s)" in report.line()
+
+
+def test_a_size_limit_splits_the_export_into_volumes_that_import_alone(stores, tmp_path, capsys):
+    """Two cells of about 9 KiB compressed each: a 12 KiB limit gives one volume per cell; importing the
+    volumes gives both cells; a later export that fits in one file removes the stale part."""
+    out = tmp_path / "a.tar.gz"
+    assert main(["store", "export", str(stores["suite"]), str(out), "--results", str(stores["a"]),
+                 "--max-mib", str(12 / 1024)]) == 0
+    assert "to 2 volumes" in capsys.readouterr().out
+    part2 = tmp_path / "a.part2.tar.gz"
+    assert out.stat().st_size <= 12 * 1024 and part2.stat().st_size <= 12 * 1024
+    first = import_archive(ResultStore(tmp_path / "s1"), out)
+    assert len(first.added) == 1
+    assert main(["store", "import", str(out), str(part2), "--results", str(tmp_path / "s2")]) == 0
+    store = ResultStore(tmp_path / "s2")
+    assert all(store.is_done(c.cell_id) for c in stores["cells"][:2])
+    report = export_cells(ResultStore(stores["a"]), stores["cells"], out)
+    assert report.volumes == [out] and not part2.exists()
+    with pytest.raises(ArchiveError, match="larger --max-mib"):
+        export_cells(ResultStore(stores["a"]), stores["cells"], tmp_path / "b.tar.gz", max_bytes=1024)
+    assert not list(tmp_path.glob("b*")) and not list(tmp_path.glob(".b*"))

@@ -67,12 +67,15 @@ class ExportReport:
     cells: int = 0
     checkpoints: int = 0
     damaged: list[str] = field(default_factory=list)  # cells left out: they fail verification
+    volumes: list[Path] = field(default_factory=list)  # the files written: ``path``, then its parts
     bytes: int = 0
 
     def line(self) -> str:
         per_cell = f" ({self.bytes / max(1, self.cells) / 1024:.0f} KiB per cell)" if self.cells else ""
         damaged = f"; left out {len(self.damaged)} damaged cell(s): {', '.join(self.damaged)}" if self.damaged else ""
-        return (f"exported {self.cells} finished cell(s) and {self.checkpoints} round checkpoint(s) to {self.path}: "
+        where = (str(self.path) if len(self.volumes) <= 1
+                 else f"{len(self.volumes)} volumes ({', '.join(str(v) for v in self.volumes)})")
+        return (f"exported {self.cells} finished cell(s) and {self.checkpoints} round checkpoint(s) to {where}: "
                 f"{self.bytes / 2**20:.2f} MiB{per_cell}{damaged}")
 
 
@@ -123,24 +126,26 @@ def _zstandard() -> Any:
 
 
 # ------------------------------------------------------------------ export
-def _members(store: ResultStore, cells: Sequence[CellSpec], checkpoints: bool,
-             report: ExportReport) -> list[tuple[str, Path]]:
-    """(name in the archive, file) for the finished cells and, if asked, the others' checkpoints."""
-    files: list[tuple[str, Path]] = []
+Unit = list[tuple[str, Path]]  # the files of one cell or checkpoint: (name in the archive, file)
+
+
+def _units(store: ResultStore, cells: Sequence[CellSpec], checkpoints: bool, report: ExportReport) -> list[Unit]:
+    """The files of each finished cell and, if asked, of the other cells' checkpoints."""
+    units: list[Unit] = []
     for spec in cells:
         cid = spec.cell_id
         state = store.state(cid)
         if state.status == "done":
             folder = store.cells / cid
-            files += [(f"cells/{cid}/{p.name}", p) for p in sorted(folder.iterdir()) if p.is_file()]
+            units.append([(f"cells/{cid}/{p.name}", p) for p in sorted(folder.iterdir()) if p.is_file()])
             report.cells += 1
         elif state.status == "damaged":
             report.damaged.append(cid)
         elif checkpoints and next_round(store.checkpoint_dir(cid), cid) is not None:
             folder = store.checkpoint_dir(cid)
-            files += [(f"checkpoints/{cid}/{name}", folder / name) for name in _CHECKPOINT_FILES]
+            units.append([(f"checkpoints/{cid}/{name}", folder / name) for name in _CHECKPOINT_FILES])
             report.checkpoints += 1
-    return files
+    return units
 
 
 @contextmanager
@@ -164,39 +169,80 @@ def _add(tar: tarfile.TarFile, name: str, data: IO[bytes], size: int) -> None:
     tar.addfile(info, data)
 
 
-def export_cells(store: ResultStore, cells: Sequence[CellSpec], out: str | Path, suite: str = "",
-                 checkpoints: bool = True) -> ExportReport:
-    """Write the finished ``cells`` of ``store`` (and the round checkpoints of the unfinished ones) to
-    the archive ``out``; see the module docstring."""
-    out = Path(out)
-    kind = _compression(out)
-    report = ExportReport(out)
-    members = _members(store, cells, checkpoints, report)
+def _write_volume(tmp: Path, kind: str, units: list[Unit], header: dict[str, Any]) -> int:
+    """One self-contained archive of ``units`` (its own index first); its size in bytes."""
+    members = [m for unit in units for m in unit]
     try:
         listed: dict[str, dict[str, Any]] = {name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
                                              for name, path in members}
     except OSError as exc:  # a cell or checkpoint vanished while being read (another run)
         raise ArchiveError(f"cannot read {exc.filename} while exporting: {exc.strerror}; run the export again") from None
-    index = {"format": FORMAT, "suite": suite, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-             "host": platform.node(), "store": str(store.root), "cells": report.cells,
-             "checkpoints": report.checkpoints, "files": listed}
+    index = {**header, "cells": sum(n.startswith("cells/") for n, _ in (u[0] for u in units)),
+             "checkpoints": sum(n.startswith("checkpoints/") for n, _ in (u[0] for u in units)), "files": listed}
     blob = (json.dumps(index, indent=1, sort_keys=True) + "\n").encode()
-    tmp = out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:6]}.tmp")
+    with _open_for_writing(tmp, kind) as tar:
+        _add(tar, INDEX, io.BytesIO(blob), len(blob))
+        for name, path in members:
+            with open(path, "rb") as fh:
+                _add(tar, name, fh, listed[name]["bytes"])
+    return tmp.stat().st_size
+
+
+def volume_name(out: Path, k: int) -> Path:
+    """The k-th volume of an export to ``out`` (k >= 1): ``out`` itself, then ``NAME.part2.tar.gz``, ..."""
+    if k == 1:
+        return out
+    suffix = next(sfx for sfx in SUFFIXES if out.name.lower().endswith(sfx))
+    return out.with_name(f"{out.name[: -len(suffix)]}.part{k}{out.name[-len(suffix):]}")
+
+
+def export_cells(store: ResultStore, cells: Sequence[CellSpec], out: str | Path, suite: str = "",
+                 checkpoints: bool = True, max_bytes: int | None = None) -> ExportReport:
+    """Write the finished ``cells`` of ``store`` (and the round checkpoints of the unfinished ones) to
+    the archive ``out``; see the module docstring. With ``max_bytes``, an archive over that size is
+    split in halves (by cells) until every volume fits: ``out``, then ``NAME.part2.tar.gz``, ... each
+    importable on its own; parts of an earlier export to ``out`` beyond the last one are removed."""
+    out = Path(out)
+    kind = _compression(out)
+    report = ExportReport(out)
+    units = _units(store, cells, checkpoints, report)
+    header = {"format": FORMAT, "suite": suite, "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+              "host": platform.node(), "store": str(store.root)}
+    written: list[tuple[Path, int]] = []
+
+    def volumes(chunk: list[Unit]) -> None:
+        tmp = out.with_name(f".{out.name}.{os.getpid()}-{uuid.uuid4().hex[:6]}.tmp")
+        try:
+            written.append((tmp, _write_volume(tmp, kind, chunk, header)))
+        except BaseException:
+            tmp.unlink(missing_ok=True)
+            raise
+        if max_bytes is None or written[-1][1] <= max_bytes:
+            return
+        tmp.unlink()
+        written.pop()
+        if len(chunk) == 1:
+            raise ArchiveError(f"{chunk[0][0][0].rsplit('/', 1)[0]} alone compresses to more than "
+                               f"{max_bytes / 2**20:.2f} MiB; give a larger --max-mib")
+        volumes(chunk[: len(chunk) // 2])
+        volumes(chunk[len(chunk) // 2:])
+
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        with _open_for_writing(tmp, kind) as tar:
-            _add(tar, INDEX, io.BytesIO(blob), len(blob))
-            for name, path in members:
-                with open(path, "rb") as fh:
-                    _add(tar, name, fh, listed[name]["bytes"])
-        os.replace(tmp, out)
+        volumes(units)
+        for k, (tmp, size) in enumerate(written, start=1):
+            os.replace(tmp, volume_name(out, k))
+            report.volumes.append(volume_name(out, k))
+            report.bytes += size
+        k = len(written) + 1
+        while volume_name(out, k).exists():  # a stale part of an earlier, larger export
+            volume_name(out, k).unlink()
+            k += 1
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
         raise write_error("write the archive", out.parent, exc) from None
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    report.bytes = out.stat().st_size
+    finally:
+        for tmp, _ in written:
+            tmp.unlink(missing_ok=True)
     return report
 
 
