@@ -71,7 +71,7 @@ if [ -n "$volumes" ]; then
 fi
 "${ALBENCH[@]}" store export "$ARCHIVE_SUITE" "$BENCH_RESULTS/slice.tar.gz" --results "$BENCH_RESULTS" >>"$OUT/sweep.txt" 2>&1 \
     && "${ALBENCH[@]}" store import "$BENCH_RESULTS/slice.tar.gz" --results "$RESULTS" >>"$OUT/sweep.txt" 2>&1
-note "store: $("${ALBENCH[@]}" status "$ARCHIVE_SUITE" --results "$RESULTS" 2>&1 | head -1)"
+note "$(grep -h 'imported' "$OUT/sweep.txt" | tail -2 | cut -c1-200 | tr '\n' ' ')"
 for suite in $SWEEP_SUITES; do
     budget=$(left)
     if [ "$budget" -lt 20 ]; then
