@@ -7,6 +7,9 @@ SUITE  ?= quick
 EXECUTOR ?= local
 DATA_ROOT ?= $(or $(ALBENCH_DATA),$(wildcard ../shared/data))
 DATA_ARG = $(if $(DATA_ROOT),--data-root $(DATA_ROOT),)
+STOP_AFTER ?=
+STOP_ARG = $(if $(STOP_AFTER),--stop-after $(STOP_AFTER),)
+ARCHIVE ?= results/archive/$(SUITE).tar.gz
 PYTEST_FAST := -m "not slow and not gpu and not slurm and not browser"
 # CPU numerics that do not depend on the CPU's instruction set (ATen's scalar kernels, oneDNN capped at
 # SSE4.1, MKL's compatible code path): the committed CPU reports and `make demo` regenerate byte for byte on
@@ -14,7 +17,7 @@ PYTEST_FAST := -m "not slow and not gpu and not slurm and not browser"
 PORTABLE_NUMERICS := ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard compare profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats clean
+.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard compare profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats store-export store-import clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -60,8 +63,14 @@ test-all: install ## run every test, slow ones included (data tests need MNIST u
 smoke: install ## end-to-end smoke test only
 	$(BIN)/python -m pytest -q tests/test_end_to_end.py
 
-run: install ## run SUITE's pending cells (SUITE=quick EXECUTOR=local DATA_ROOT=...)
-	$(BIN)/albench run $(SUITE) --executor $(EXECUTOR) $(DATA_ARG)
+run: install ## run SUITE's pending cells (SUITE=quick EXECUTOR=local DATA_ROOT=... STOP_AFTER=8m: a time box)
+	$(BIN)/albench run $(SUITE) --executor $(EXECUTOR) $(DATA_ARG) $(STOP_ARG)
+
+store-export: install ## SUITE's finished cells and round checkpoints → ARCHIVE (default results/archive/SUITE.tar.gz)
+	$(BIN)/albench store export $(SUITE) $(ARCHIVE)
+
+store-import: install ## merge ARCHIVE into results/ (verified first; never overwrites a different cell)
+	$(BIN)/albench store import $(ARCHIVE)
 
 status: install ## done / failed / pending cells of SUITE
 	$(BIN)/albench status $(SUITE)
@@ -108,8 +117,10 @@ mnist-short: install ## the short real-MNIST suite (step 100, LeNet) from DATA_R
 	$(BIN)/albench leaderboard mnist-short
 
 FK_SUITE ?= fk-mnist
-table-fk-mnist: install ## CVPR 2020 Fig. 4/6 on MNIST: run FK_SUITE (fk-mnist: full, GPU; fk-mnist-cpu: reduced; fk-mnist-early: 3-round fidelity check) and write reports/FK_SUITE/
-	$(BIN)/albench run $(FK_SUITE) --executor $(EXECUTOR) $(DATA_ARG)
+FK_ARCHIVE ?= results/archive/fk-mnist.tar.gz
+table-fk-mnist: install ## CVPR 2020 Fig. 4/6 on MNIST: import FK_ARCHIVE (the GPU-run cells), run FK_SUITE's other cells (fk-mnist: full, GPU; fk-mnist-cpu: reduced; fk-mnist-early: 3-round check; STOP_AFTER=1s renders what is there) and write reports/FK_SUITE/
+	$(if $(wildcard $(FK_ARCHIVE)),$(BIN)/albench store import $(wildcard $(FK_ARCHIVE) $(FK_ARCHIVE:.tar.gz=.part*.tar.gz)))
+	$(BIN)/albench run $(FK_SUITE) --executor $(EXECUTOR) $(DATA_ARG) $(STOP_ARG)
 	$(BIN)/albench curves $(FK_SUITE) $(DATA_ARG)
 	$(BIN)/albench leaderboard $(FK_SUITE)
 	$(BIN)/albench profile $(FK_SUITE)

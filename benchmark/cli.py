@@ -75,6 +75,16 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def duration(text: str) -> float:
+    """argparse type: a duration (``500s``, ``8m``, ``1h30m``, or seconds) → seconds."""
+    from benchmark.execute.timebox import parse_duration
+
+    try:
+        return parse_duration(text)
+    except AlbenchError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def output_folder(text: str) -> str:
     """argparse type: a folder that exists or can be created (a file there, or above it, is an error).
     Nothing is created here."""
@@ -168,7 +178,10 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     from benchmark.execute.dispatch import EXECUTORS
     from benchmark.execute.executors import Interrupted, changed_method_sources
+    from benchmark.execute.timebox import DEFAULT_GRACE_S, TimeBox
 
+    timebox = None if args.stop_after is None else TimeBox.starting_now(
+        args.stop_after, DEFAULT_GRACE_S if args.stop_grace is None else args.stop_grace)
     suite, store = _load(args)
     executor, slurm_kwargs = _executor_choice(args, suite)
     _check_pools(suite, store, args)
@@ -210,20 +223,21 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"skipping cells that need them: {message}", flush=True)
     if not todo:
         return 0
-    failed, elsewhere = [], []
+    failed, elsewhere, outcomes = [], [], []
     show = not args.no_progress and sys.stderr.isatty()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
                   TimeRemainingColumn(), disable=not show, transient=False) as progress:
         task = progress.add_task(suite.name, total=len(todo))
 
         def on_done(outcome) -> None:
+            outcomes.append(outcome)
             progress.advance(task)
             if outcome.note:
                 progress.console.print(f"{outcome.label} ({outcome.cell_id}): {outcome.note}", soft_wrap=True)
             if outcome.status == "failed":
                 failed.append(outcome)
                 progress.console.print(f"[red]FAILED[/red] {outcome.label} ({outcome.cell_id}): {outcome.message}")
-            elif outcome.status in ("busy", "skipped", "abandoned"):
+            elif outcome.status in ("busy", "skipped", "abandoned", "paused"):
                 elsewhere.append(outcome)
                 progress.console.print(f"{outcome.status} {outcome.label} ({outcome.cell_id}): {outcome.message}",
                                        soft_wrap=True)
@@ -232,6 +246,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
         kwargs = ({"workers": args.workers, "threads": args.threads, "mps": args.mps or "auto"} if executor == "local"
                   else slurm_kwargs if executor == "slurm" else {})
+        if timebox is not None:
+            kwargs["timebox"] = timebox
         run_cells: Any = EXECUTORS[executor]
         try:
             run_cells(todo, store, data_root=args.data_root, plugin_dirs=tuple(args.plugins),
@@ -243,6 +259,13 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{running} were abandoned and nothing of them was stored. Finished cells are stored; run the "
                   f"same command again to resume.", file=sys.stderr, flush=True)
             return 128 + stop.signum
+    if timebox is not None:
+        from benchmark.execute.timebox import count_outcomes, summary_line
+
+        finished, paused, pending, n_failed, n_elsewhere = count_outcomes(outcomes, len(todo))
+        print(summary_line(finished, paused, pending, n_failed, n_elsewhere, stopped=bool(paused or pending)),
+              flush=True)
+        elsewhere = [o for o in elsewhere if o.status not in ("paused", "abandoned")]
     if elsewhere:
         print(f"{len(elsewhere)} cell(s) were not run to the end here (busy or done in another albench run on "
               f"{store.root}, or abandoned; see above); `albench status {args.suite}` shows where they stand.",
@@ -511,6 +534,28 @@ def cmd_datasets_stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_store_export(args: argparse.Namespace) -> int:
+    from benchmark.execute.archive import export_cells
+
+    suite, store = _load(args)
+    max_bytes = None if args.max_mib is None else int(args.max_mib * 2**20)
+    report = export_cells(store, suite.cells, args.archive, suite=suite.name, checkpoints=not args.no_checkpoints,
+                          max_bytes=max_bytes)
+    print(report.line())
+    return 0
+
+
+def cmd_store_import(args: argparse.Namespace) -> int:
+    from benchmark.execute.archive import import_archive
+    from benchmark.execute.store import ResultStore
+
+    store = ResultStore(args.results)
+    for archive in args.archives:
+        for line in import_archive(store, archive).lines():
+            print(f"{archive}: {line}")
+    return 0
+
+
 def cmd_tune(args: argparse.Namespace) -> int:
     from benchmark.tune import run_from_args
 
@@ -587,6 +632,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-wait", action="store_true", help="return once the job array is submitted")
     p.add_argument("--data-root", default=None, type=input_folder, help="where dataset files live (else $ALBENCH_DATA)")
     p.add_argument("--limit", type=positive_int, default=None, help="run at most this many pending cells (>= 1)")
+    p.add_argument("--stop-after", type=duration, default=None, metavar="DURATION",
+                   help="time box (500s, 8m, 1h30m): no cell starts after it, running cells pause at their next "
+                        "round boundary (their round checkpoint is kept; the next run resumes them), and the run "
+                        "exits 0 with a one-line summary. Slurm: the tasks' time limit follows it")
+    p.add_argument("--stop-grace", type=duration, default=None, metavar="DURATION",
+                   help="with --stop-after: how long after it a cell still inside a round is stopped mid-round "
+                        "(it resumes at its last finished round; default 60s)")
     p.add_argument("--no-progress", action="store_true")
     p.add_argument("--skip-missing-data", action="store_true",
                    help="run the cells whose datasets are present; say which are missing and where they go")
@@ -659,6 +711,25 @@ def build_parser() -> argparse.ArgumentParser:
     _common(q)
     q.set_defaults(func=cmd_datasets_stats)
 
+    p = sub.add_parser("store", help="move results between machines: `albench store export SUITE OUT.tar.gz`, "
+                                     "`albench store import ARCHIVE`")
+    ssub = p.add_subparsers(dest="store_command", required=True)
+    q = ssub.add_parser("export", help="write a suite's finished cells (verified) and round checkpoints to one archive "
+                                       "(.tar.gz, .tgz, .tar.xz; .tar.zst with the zstandard module)")
+    q.add_argument("suite")
+    q.add_argument("archive", help="the archive to write, e.g. fk-mnist.tar.gz")
+    q.add_argument("--no-checkpoints", action="store_true", help="finished cells only")
+    q.add_argument("--max-mib", type=positive_float, default=None, metavar="MIB",
+                   help="split into volumes of at most this size (ARCHIVE, then NAME.part2.tar.gz, ...), each "
+                        "importable on its own; e.g. 15 where files over 16 MiB cannot travel")
+    _common(q)
+    q.set_defaults(func=cmd_store_export)
+    q = ssub.add_parser("import", help="merge archives into the store: every file verified first (a damaged archive "
+                                       "changes nothing), never overwriting a different cell with the same id")
+    q.add_argument("archives", nargs="+", metavar="ARCHIVE")
+    _common(q)
+    q.set_defaults(func=cmd_store_import)
+
     from benchmark.tune import add_arguments as tune_arguments
 
     p = sub.add_parser("tune", help="optuna study per (method, setting) on the validation split "
@@ -678,7 +749,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def command_name(args: argparse.Namespace) -> str:
     """``run``, ``status``, ``datasets stats``: how the error line names the subcommand."""
-    return " ".join(n for n in (getattr(args, "command", None), getattr(args, "datasets_command", None)) if n)
+    return " ".join(n for n in (getattr(args, "command", None), getattr(args, "datasets_command", None),
+                                getattr(args, "store_command", None)) if n)
 
 
 SLURM_OPTIONS = ("slurm_partition", "slurm_time", "slurm_gpus", "slurm_cpus", "slurm_mem_gb", "cells_per_task")
@@ -704,6 +776,8 @@ def executor_problem(args: argparse.Namespace, executor: str, where: str) -> str
 def check_options(args: argparse.Namespace) -> str | None:
     """What is wrong with an option combination argparse cannot check by itself (None: nothing).
     Without --executor the suite decides, and ``cmd_run`` checks again once it is known."""
+    if getattr(args, "command", None) == "run" and args.stop_grace is not None and args.stop_after is None:
+        return "--stop-grace applies to a time-boxed run only; give --stop-after DURATION too (e.g. --stop-after 8m)."
     if getattr(args, "command", None) == "run" and args.executor is not None:
         return executor_problem(args, args.executor, f"got --executor {args.executor}")
     return None

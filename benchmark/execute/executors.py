@@ -22,6 +22,11 @@ A second signal kills the workers at once. Workers ignore SIGINT (a terminal sen
 whole process group; the driver decides), exit on SIGTERM, and die with their driver however it
 dies: ``PR_SET_PDEATHSIG`` on Linux, and a thread that notices a changed parent pid elsewhere.
 
+Time boxes (``timebox=``, ``albench run --stop-after``): once the deadline has passed no cell
+starts, running cells pause at their next round boundary (outcome ``paused``, with the round they
+resume at), and cells still running when the grace period is over are stopped mid-round (their last
+round's checkpoint is kept); see ``benchmark.execute.timebox``.
+
 This module must not import torch at import time: spawned workers import it first.
 """
 from __future__ import annotations
@@ -51,6 +56,7 @@ from benchmark.core.errors import AlbenchError
 from benchmark.core.spec import FULL_POOL_METHOD, CellSpec
 from benchmark.execute.mps import mps_for_workers
 from benchmark.execute.store import ResultStore, StoreWriteError
+from benchmark.execute.timebox import Overdue, TimeBox
 
 GRACE_S = 3.0  # how long stopped workers get to exit before SIGKILL
 PR_SET_PDEATHSIG = 1
@@ -60,10 +66,11 @@ PR_SET_PDEATHSIG = 1
 class Outcome:
     cell_id: str
     label: str
-    status: str  # "done" | "failed" | "busy" (claimed elsewhere) | "skipped" (done elsewhere) | "abandoned"
+    status: str  # "done" | "failed" | "busy" (claimed elsewhere) | "skipped" (done elsewhere) | "abandoned" | "paused"
     seconds: float
     message: str = ""
     note: str = ""  # e.g. where a damaged copy of the cell was moved
+    next_round: int | None = None  # paused: the round its checkpoint resumes at
 
 
 class Interrupted(KeyboardInterrupt):
@@ -149,13 +156,17 @@ def changed_method_sources(cells: Iterable[CellSpec], store: ResultStore) -> lis
 
 # ------------------------------------------------------------------ one cell
 def run_and_store(spec_dict: dict[str, Any], store_root: str, data_root: str | None,
-                  plugin_dirs: tuple[str, ...] = (), since: float | None = None) -> Outcome:
+                  plugin_dirs: tuple[str, ...] = (), since: float | None = None,
+                  deadline: float | None = None) -> Outcome:
     """Worker entry point: claim one cell, run it, write it (or its failure) to the store, release it.
 
     ``since`` (the driver's start): a failure recorded after it by a concurrent run is not retried.
-    A StoreWriteError (read-only folder, full disk) propagates: the sweep stops with it."""
+    ``deadline`` (``time.time()`` seconds): the cell pauses at the first round boundary after it
+    (outcome ``paused``; its round checkpoint stays). A StoreWriteError (read-only folder, full disk)
+    propagates: the sweep stops with it."""
     from benchmark.core.environment import environment
     from benchmark.core.registry import discover
+    from benchmark.scenarios.checkpoint import CellPaused
     from benchmark.scenarios.runner import run_cell
 
     discover(plugin_dirs)
@@ -179,12 +190,16 @@ def run_and_store(spec_dict: dict[str, Any], store_root: str, data_root: str | N
             note = f"damaged copy ({'; '.join(state.problems)}) moved to {moved}" if moved else ""
         source = method_source(spec.method.name)
         t0 = time.perf_counter()
+        stop = None if deadline is None else (lambda: time.time() >= deadline)
         try:
-            result = run_cell(spec, data_root, checkpoints=store.checkpoint_dir(spec.cell_id))
+            result = run_cell(spec, data_root, checkpoints=store.checkpoint_dir(spec.cell_id), stop=stop)
             result.environment["method_source"] = source
             store.write_cell(result)
             store.drop_checkpoint(spec.cell_id)
             return Outcome(spec.cell_id, spec.label(), "done", time.perf_counter() - t0, note=note)
+        except CellPaused as paused:
+            return Outcome(spec.cell_id, spec.label(), "paused", time.perf_counter() - t0,
+                           f"paused at the deadline; resumes at round {paused.next_round}", note, paused.next_round)
         except StoreWriteError:
             store.drop_checkpoint(spec.cell_id)  # the store is left as it was: no half-run state either
             raise
@@ -234,21 +249,64 @@ def _raise_interrupted(signum: int) -> None:
     raise Interrupted(signum)
 
 
+def stopped_outcome(spec: CellSpec, store: ResultStore, how: str) -> Outcome:
+    """A cell stopped in the middle of a round when a time box's grace was over: ``paused`` at its
+    last checkpointed round, or ``abandoned`` when no round had finished (it starts from scratch)."""
+    from benchmark.scenarios.checkpoint import next_round
+
+    resume = next_round(store.checkpoint_dir(spec.cell_id), spec.cell_id)
+    if resume is None:
+        return Outcome(spec.cell_id, spec.label(), "abandoned", 0.0, f"{how} before its first round ended")
+    return Outcome(spec.cell_id, spec.label(), "paused", 0.0, f"{how}; resumes at round {resume}",
+                   next_round=resume)
+
+
+def _overdue(signum: int, frame: FrameType | None) -> None:
+    raise Overdue()
+
+
+@contextmanager
+def _alarm_at(when: float | None) -> Iterator[None]:
+    """Raise ``Overdue`` in this (main) thread at ``when`` (``time.time()`` seconds); elsewhere, or
+    without ``when``, nothing."""
+    if when is None or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGALRM, _overdue)
+    signal.setitimer(signal.ITIMER_REAL, max(0.001, when - time.time()))
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 # ------------------------------------------------------------------ inline
 def run_inline(specs: Iterable[CellSpec], store: ResultStore, data_root: str | None = None,
-               plugin_dirs: tuple[str, ...] = (), on_done: Callable[[Outcome], None] | None = None) -> list[Outcome]:
-    """One cell after another in this process; a signal abandons the running cell at once."""
+               plugin_dirs: tuple[str, ...] = (), on_done: Callable[[Outcome], None] | None = None,
+               timebox: TimeBox | None = None) -> list[Outcome]:
+    """One cell after another in this process; a signal abandons the running cell at once. With a
+    ``timebox``, no cell starts after its deadline, the running cell pauses at its next round boundary,
+    and a SIGALRM stops it mid-round when the grace is over."""
     outcomes = []
     since = time.time()
-    with StopSignals(on_first=_raise_interrupted):
-        for spec in specs:
-            try:
-                outcome = run_and_store(spec.to_dict(), str(store.root), data_root, plugin_dirs, since)
-            except Interrupted as stop:
-                raise Interrupted(stop.signum, (spec.label(),)) from None
-            outcomes.append(outcome)
-            if on_done:
-                on_done(outcome)
+    deadline = timebox.deadline if timebox is not None else None
+    with StopSignals(on_first=_raise_interrupted), _alarm_at(timebox.hard_stop if timebox is not None else None):
+        try:
+            for spec in specs:
+                if timebox is not None and timebox.expired():
+                    break
+                try:
+                    outcome = run_and_store(spec.to_dict(), str(store.root), data_root, plugin_dirs, since, deadline)
+                except Interrupted as stop:
+                    raise Interrupted(stop.signum, (spec.label(),)) from None
+                except Overdue:
+                    outcome = stopped_outcome(spec, store, "stopped mid-round when the grace after the deadline was over")
+                outcomes.append(outcome)
+                if on_done:
+                    on_done(outcome)
+        except Overdue:
+            pass  # the alarm came between two cells: the deadline has passed, no cell starts
     return outcomes
 
 
@@ -477,17 +535,20 @@ def _say(message: str) -> None:
 def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | None = None,
               plugin_dirs: tuple[str, ...] = (), workers: int | None = None, threads: int | None = None,
               on_done: Callable[[Outcome], None] | None = None, grace: float = GRACE_S, mps: str = "auto",
-              say: Callable[[str], None] = _say) -> list[Outcome]:
-    """Run cells on local worker processes; see the module docstring for claims and stopping, and
-    ``benchmark.execute.mps`` for ``mps`` (auto | on | off: the CUDA MPS daemon for workers sharing a GPU)."""
+              say: Callable[[str], None] = _say, timebox: TimeBox | None = None) -> list[Outcome]:
+    """Run cells on local worker processes; see the module docstring for claims, stopping and time
+    boxes, and ``benchmark.execute.mps`` for ``mps`` (auto | on | off: the CUDA MPS daemon for workers
+    sharing a GPU)."""
     queue = deque(specs)
-    if not queue:
-        return []
+    if not queue or (timebox is not None and timebox.expired()):
+        return []  # nothing to run, or no cell may start any more: no worker is spawned
     n, threads, slot_list, gpu = plan_local(workers, threads)
     n = min(n, len(queue))
     pool = _Pool(threads, gpu)
     outcomes: list[Outcome] = []
     since = time.time()
+    deadline = timebox.deadline if timebox is not None else None
+    overdue: set[int] = set()  # pids of the workers stopped mid-round when the time box's grace was over
 
     def record(outcome: Outcome) -> None:
         outcomes.append(outcome)
@@ -500,12 +561,20 @@ def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
                 pool.spawn(slot)
             while queue or pool.running():
                 stop.check(tuple(w.spec.label() for w in pool.running() if w.spec))
+                if timebox is not None and timebox.expired():
+                    queue.clear()  # no cell starts after the deadline: the rest stay pending
+                    if timebox.overdue():
+                        for w in pool.running():
+                            if w.process.pid is not None and w.process.pid not in overdue:
+                                overdue.add(w.process.pid)
+                                w.process.terminate()
                 for w in pool.idle():
                     if queue:
                         spec = queue.popleft()
                         try:
                             w.conn.send({"spec_dict": spec.to_dict(), "store_root": str(store.root),
-                                         "data_root": data_root, "plugin_dirs": tuple(plugin_dirs), "since": since})
+                                         "data_root": data_root, "plugin_dirs": tuple(plugin_dirs), "since": since,
+                                         "deadline": deadline})
                             w.spec = spec
                         except OSError:  # it just died: the cell waits for another worker
                             queue.appendleft(spec)
@@ -517,7 +586,10 @@ def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
                 for w in pool.dead():
                     if stop.signum is not None:
                         continue
-                    if w.spec is not None:
+                    if w.spec is not None and w.process.pid in overdue:
+                        record(stopped_outcome(w.spec, store, "stopped mid-round when the grace after the "
+                                                              "deadline was over"))
+                    elif w.spec is not None:
                         record(_death_outcome(w, store))
                     elif w.served == 0:
                         raise AlbenchError(f"Worker process {w.process.pid} exited (code {w.process.exitcode}) "

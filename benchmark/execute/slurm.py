@@ -27,6 +27,14 @@ half-written staging folder is never published), and the cells already stored ar
 cluster: ``scancel --signal=USR2`` mid-cell, submitit's handler requeues the task (``scontrol requeue``),
 Slurm holds it ``AuthInfo=cred_expire`` (default 120 s) before it may start again, then it resumes.
 
+Time boxes (``albench run --stop-after``). Each task's time limit becomes ``slurm_minutes``: the
+time left to the deadline plus the grace plus submitit's signal delay (90 s), never above ``time``.
+Each task gets the deadline: it starts no cell after it, pauses its running cell at the next round
+boundary after it, and when submitit's USR2 comes after the deadline, ``PackTask.checkpoint``
+stops the cell (``Overdue``: its round checkpoint is kept) instead of requeueing the task. The
+driver cancels the array's tasks still pending once the grace is over and reports the cells not
+stored as paused (with their checkpoint's round) or pending.
+
 Options (command line ``--slurm-*`` or the suite's ``executor:`` block, the command line winning):
 ``partition``, ``time`` (minutes per task), ``gpus`` and ``cpus`` per task, ``mem_gb`` per task,
 ``cells_per_task``, ``wait``. A suite says, for example::
@@ -52,8 +60,9 @@ from typing import Any
 from benchmark.core.errors import AlbenchError, SuiteError
 from benchmark.core.spec import CellSpec
 from benchmark.execute.claims import STALE_AFTER_S
-from benchmark.execute.executors import Outcome, run_and_store
+from benchmark.execute.executors import Outcome, run_and_store, stopped_outcome
 from benchmark.execute.store import ResultStore
+from benchmark.execute.timebox import Overdue, TimeBox, slurm_minutes
 
 ACTIVE_STATES = {"PENDING", "RUNNING", "CONFIGURING", "COMPLETING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED",
                  "RESIZING", "SUSPENDED", "STAGE_OUT", "SIGNALING", "PREEMPTED"}
@@ -149,10 +158,14 @@ class PackTask:
     timeout; the requeued task runs the cells that are not done yet (see the module docstring)."""
 
     def __init__(self, cells: Sequence[dict[str, Any]], store_root: str, data_root: str | None,
-                 plugin_dirs: tuple[str, ...] = (), threads: int = 1, busy_wait_s: float = STALE_AFTER_S + 30):
+                 plugin_dirs: tuple[str, ...] = (), threads: int = 1, busy_wait_s: float = STALE_AFTER_S + 30,
+                 deadline: float | None = None):
         self.cells = list(cells)
         self.store_root, self.data_root, self.plugin_dirs = store_root, data_root, tuple(plugin_dirs)
-        self.threads, self.busy_wait_s = threads, busy_wait_s
+        self.threads, self.busy_wait_s, self.deadline = threads, busy_wait_s, deadline
+
+    def _expired(self) -> bool:
+        return self.deadline is not None and time.time() >= self.deadline
 
     def __call__(self) -> list[dict[str, Any]]:
         os.environ.setdefault("OMP_NUM_THREADS", str(self.threads))
@@ -161,28 +174,40 @@ class PackTask:
         torch.set_num_threads(self.threads)
         outcomes: dict[int, Outcome] = {}
         for i, cell in enumerate(self.cells):
+            if self._expired():
+                break  # a time-boxed run: no cell starts after the deadline (the rest stay pending)
             outcomes[i] = self._run(cell)
         # A cell claimed elsewhere may be held by this task's previous run on another host (a requeue):
         # its claim expires after STALE_AFTER_S without heartbeat. Wait for it, then take it over.
         deadline = time.monotonic() + self.busy_wait_s
-        while any(o.status == "busy" for o in outcomes.values()) and time.monotonic() < deadline:
+        while (any(o.status == "busy" for o in outcomes.values()) and time.monotonic() < deadline
+               and not self._expired()):
             time.sleep(5.0)
             for i, o in list(outcomes.items()):
                 if o.status == "busy":
                     outcomes[i] = self._run(self.cells[i])
         for o in outcomes.values():
             print(f"albench: {o.status} {o.label} [{o.cell_id}] {o.seconds:.1f}s {o.message}".rstrip(), flush=True)
-        return [asdict(outcomes[i]) for i in range(len(self.cells))]
+        return [asdict(outcomes[i]) for i in sorted(outcomes)]
 
     def _run(self, cell: dict[str, Any]) -> Outcome:
-        return run_and_store(cell, self.store_root, self.data_root, self.plugin_dirs)
+        try:
+            return run_and_store(cell, self.store_root, self.data_root, self.plugin_dirs, deadline=self.deadline)
+        except Overdue:
+            spec = CellSpec.from_dict(cell)
+            return stopped_outcome(spec, ResultStore(self.store_root), "stopped mid-round at the task's time limit")
 
     def checkpoint(self, *args: Any, **kwargs: Any) -> Any:
-        """Called by submitit on preemption or timeout: requeue this same pack (done cells are skipped)."""
+        """Called by submitit on preemption or timeout: requeue this same pack (done cells are skipped).
+        In a time-boxed run past its deadline, stop the running cell instead (``Overdue``: its round
+        checkpoint is kept, the task is not requeued)."""
+        if self._expired():
+            raise Overdue()
         import submitit
 
         return submitit.helpers.DelayedSubmission(
-            PackTask(self.cells, self.store_root, self.data_root, self.plugin_dirs, self.threads, self.busy_wait_s))
+            PackTask(self.cells, self.store_root, self.data_root, self.plugin_dirs, self.threads, self.busy_wait_s,
+                     self.deadline))
 
 
 def packs(specs: Sequence[CellSpec], per_task: int) -> list[list[CellSpec]]:
@@ -270,7 +295,8 @@ def _executor(folder: Path, options: SlurmOptions, name: str) -> Any:
 
 
 def submit(specs: Sequence[CellSpec], store: ResultStore, data_root: str | None, plugin_dirs: tuple[str, ...],
-           options: SlurmOptions, name: str = "albench") -> tuple[str, list[Any], list[list[CellSpec]]]:
+           options: SlurmOptions, name: str = "albench",
+           deadline: float | None = None) -> tuple[str, list[Any], list[list[CellSpec]]]:
     """Submit the cells as one job array; (array job id, submitit jobs, the cells of each task)."""
     problem = cluster_problem()
     if problem:
@@ -281,8 +307,8 @@ def submit(specs: Sequence[CellSpec], store: ResultStore, data_root: str | None,
     executor = _executor(folder, options, name)
     data = str(Path(data_root).resolve()) if data_root else None
     plugins = tuple(str(Path(p).resolve()) for p in plugin_dirs)
-    tasks = [PackTask([s.to_dict() for s in g], str(store.root.resolve()), data, plugins, options.cpus)
-             for g in groups]
+    tasks = [PackTask([s.to_dict() for s in g], str(store.root.resolve()), data, plugins, options.cpus,
+                      deadline=deadline) for g in groups]
     try:
         with executor.batch():
             jobs = [executor.submit(t) for t in tasks]
@@ -308,16 +334,20 @@ def _job_active(job: Any, states: dict[str, str] | None) -> bool:
 def run_slurm(specs: Iterable[CellSpec], store: ResultStore, data_root: str | None = None,
               plugin_dirs: tuple[str, ...] = (), on_done: Callable[[Outcome], None] | None = None,
               options: SlurmOptions | None = None, suite_name: str = "albench",
-              log: Callable[[str], None] | None = None) -> list[Outcome]:
+              log: Callable[[str], None] | None = None, timebox: TimeBox | None = None) -> list[Outcome]:
     """Submit the cells as a Slurm job array and (unless ``options.wait`` is false) wait for them,
-    reporting each cell through ``on_done`` as it is stored or fails; see the module docstring."""
+    reporting each cell through ``on_done`` as it is stored or fails; see the module docstring (also
+    for ``timebox``: the tasks' time limit and deadline)."""
     options = (options or SlurmOptions()).checked()
     say = log or (lambda text: print(text, flush=True))
     todo = list(specs)
-    if not todo:
+    if not todo or (timebox is not None and timebox.expired()):
         return []
+    if timebox is not None:
+        options = replace(options, time=slurm_minutes(options.time, timebox.left(), timebox.grace_s))
     since = time.time()
-    array_id, jobs, groups = submit(todo, store, data_root, plugin_dirs, options, name=f"albench-{suite_name}")
+    array_id, jobs, groups = submit(todo, store, data_root, plugin_dirs, options, name=f"albench-{suite_name}",
+                                    deadline=timebox.deadline if timebox is not None else None)
     say(f"submitted Slurm job array {array_id}: {len(groups)} task(s) of up to {options.cells_per_task} cell(s) "
         f"({options.cpus} CPU(s), {options.gpus} GPU(s), {options.time} min each); files in "
         f"{store.root / 'slurm' / array_id}")
@@ -344,11 +374,14 @@ def run_slurm(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
 
     try:
         gone_since: float | None = None
+        cancelled = False
         while waiting:
             time.sleep(options.poll_s)
             sweep_store()
             if not waiting:
                 break
+            if timebox is not None and timebox.overdue() and not cancelled:
+                cancelled = cancel_pending(array_id)  # tasks not started yet would start no cell anyway
             states = squeue_states(j.job_id for j in jobs)
             if any(_job_active(task_of[c], states) for c in waiting):
                 gone_since = None
@@ -360,14 +393,29 @@ def run_slurm(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
                 continue
             sweep_store()
             for cell_id, spec in list(waiting.items()):
+                if timebox is not None:  # a time-boxed run: paused at its checkpoint, or still pending
+                    stopped = stopped_outcome(spec, store, "stopped by the time box")
+                    if stopped.status == "paused":
+                        record(stopped)
+                    continue
                 record(Outcome(cell_id, spec.label(), "abandoned", 0.0,
                                f"Slurm task {task_of[cell_id].job_id} ended without storing it "
                                f"({_task_end(task_of[cell_id])}); the next `albench run` runs it"))
+            break  # every task has left the queue: what is not stored now is paused or pending
     except KeyboardInterrupt:
         print(f"albench: stopped waiting. Slurm job array {array_id} keeps running (`scancel {array_id}` stops "
               f"it); `albench status` shows where the cells stand.", file=sys.stderr, flush=True)
         raise
     return outcomes
+
+
+def cancel_pending(array_id: str) -> bool:
+    """``scancel --state=PENDING`` the tasks of an array that have not started (best effort)."""
+    try:
+        return subprocess.run(["scancel", "--state=PENDING", str(array_id)], capture_output=True,
+                              timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
 
 
 def _cell_seconds(store: ResultStore, cell_id: str) -> float:

@@ -11,6 +11,7 @@ once the cell is stored.
 """
 from __future__ import annotations
 
+import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -23,6 +24,16 @@ from benchmark.core.registry import METHODS
 from benchmark.select.api import QueryStrategy
 
 FILE = "round.pkl"
+ROUND_FILE = "round.json"  # {"cell_id", "next_round"}: what the checkpoint holds, readable without unpickling
+
+
+class CellPaused(Exception):
+    """Raised by ``run_cell`` right after it checkpointed a round, when its ``stop`` callback asks it
+    to stop (a time-boxed run, ``benchmark.execute.timebox``): the cell resumes at ``next_round``."""
+
+    def __init__(self, cell_id: str, next_round: int):
+        super().__init__(f"cell {cell_id} paused; it resumes at round {next_round}")
+        self.cell_id, self.next_round = cell_id, next_round
 
 
 class _Pickler(pickle.Pickler):
@@ -71,6 +82,7 @@ def save(folder: Path, state: RoundState) -> bool:
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, folder / FILE)
+        (folder / ROUND_FILE).write_text(json.dumps({"cell_id": state.cell_id, "next_round": state.next_round}) + "\n")
         return True
     except (pickle.PicklingError, TypeError, AttributeError):
         tmp.unlink(missing_ok=True)
@@ -87,3 +99,15 @@ def load(folder: Path | None, cell_id: str) -> RoundState | None:
     except Exception:  # a damaged checkpoint only costs the rounds it held
         return None
     return state if isinstance(state, RoundState) and state.cell_id == cell_id else None
+
+
+def next_round(folder: Path, cell_id: str) -> int | None:
+    """The round a checkpointed cell resumes at, from ``round.json`` (None: no checkpoint of this cell)."""
+    try:
+        info = json.loads((folder / ROUND_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+    if not (folder / FILE).is_file() or not isinstance(info, dict) or info.get("cell_id") != cell_id:
+        return None
+    value = info.get("next_round")
+    return value if isinstance(value, int) else None

@@ -83,11 +83,12 @@ def scored_labels(episode: Episode) -> np.ndarray:
 
 def run_cell(spec: CellSpec, root: str | Path | None = None,
              on_round: Callable[[dict[str, Any]], None] | None = None,
-             checkpoints: Path | None = None) -> CellResult:
+             checkpoints: Path | None = None, stop: Callable[[], bool] | None = None) -> CellResult:
     """Run one cell. ``on_round`` is called with a copy of each evaluated round's row as soon as it is
     complete (a tuner reports the running AUBC and may stop the cell by raising). With
     ``checkpoints`` (a folder of this cell's own), every finished round is checkpointed there and a
-    rerun resumes after the last one (``benchmark.scenarios.checkpoint``)."""
+    rerun resumes after the last one (``benchmark.scenarios.checkpoint``); then ``stop`` is asked
+    after each checkpointed round, and True raises ``checkpoint.CellPaused`` (a time-boxed run)."""
     reset_peak_rss()  # peak memory is per cell, even in a long-lived worker
     log = CellLog()
     counter = PassCounter()
@@ -165,12 +166,15 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
             log.say(f"round {b}: labels={row['labels_used']} acc={row['accuracy']:.4f} "
                     f"bal={row['balanced_accuracy']:.4f} classes={row['classes_discovered']} "
                     f"ir={row['labelled_ir']:.3f}")
+        saved = False
         if checkpoints is not None and b < episode.rounds:
-            checkpoint.save(checkpoints, checkpoint.RoundState(
+            saved = checkpoint.save(checkpoints, checkpoint.RoundState(
                 spec.cell_id, b + 1, labelled, labelled_y, rows, selections, predictions, method,
                 episode.state(), counter.forward, counter.backward, log.text(), elapsed_before + log.elapsed()))
         if row and on_round is not None:
             on_round(dict(row))
+        if saved and stop is not None and stop():
+            raise checkpoint.CellPaused(spec.cell_id, b + 1)
 
     rounds = pd.DataFrame(rows)
     rounds.insert(0, "cell_id", spec.cell_id)
