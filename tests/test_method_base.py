@@ -33,11 +33,23 @@ HAND = np.array([[8, 5, 3], [7, 3, 6], [3, 11, 2], [2, 8, 6], [5, 4, 7]], dtype=
 HAND_D16 = [[3, 3, 5], [1, 4, 1], [8, 8, 9], [6, 2, 2], [2, 3, 2]]
 
 
-def _view(probs, unlabelled=None, labelled=None):
+class _Head:
+    """A stand-in learner whose linear head has weight matrix ``w`` (default: isotropic, the identity,
+    so every ‖w_i − w_j‖ is √2 and the normaliser leaves the order unchanged)."""
+
+    def __init__(self, w):
+        self.w = np.asarray(w, np.float32)
+
+    def head_weights(self):
+        return self.w
+
+
+def _view(probs, unlabelled=None, labelled=None, head=None):
     unlabelled = np.arange(50, 50 + len(probs)) if unlabelled is None else unlabelled
     labelled = np.zeros(0, np.int64) if labelled is None else labelled
     return SelectionView(unlabelled=unlabelled, labelled=labelled, labelled_y=np.zeros(len(labelled), np.int64),
-                         num_classes=probs.shape[1], round=0, probs=probs)
+                         num_classes=probs.shape[1], round=0, probs=probs,
+                         learner=_Head(np.eye(probs.shape[1]) if head is None else head))
 
 
 def test_hand_checked_distances():

@@ -192,10 +192,15 @@ def test_empty_labelled_set_starts_at_random_then_bisects():
     chosen = method.select(view, 20, np.random.default_rng(0))
     assert len(np.unique(chosen)) == 20 and np.isin(chosen, view.unlabelled).all()
     assert method.rules_.get("random", 0) >= 1 and method.rules_.get("bisect", 0) >= 1
-    # with fallback="score" the first query is class 0's most confident point
+    # with fallback="score" the first query is class 0's highest-scored point: by default (the authors'
+    # code) the point predicted 0 with the largest p_0; with score="margin" the largest p_0 − max_(j≠0) p_j
     view = make()
     first = METHODS.create("galaxy", fallback="score").select(view, 1, np.random.default_rng(0))
     probs = view.probs
+    predicted_0 = np.flatnonzero(probs.argmax(1) == 0)
+    assert first[0] == view.unlabelled[predicted_0[np.argmax(probs[predicted_0, 0])]]
+    view = make()
+    first = METHODS.create("galaxy", fallback="score", score="margin").select(view, 1, np.random.default_rng(0))
     others = np.where(probs.argmax(1) == 0, np.sort(probs, 1)[:, -2], probs.max(1))
     assert first[0] == view.unlabelled[np.argmax(probs[:, 0] - others)]
 
