@@ -73,13 +73,15 @@ def _distance_to(sorted_ranks: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 def top_two(probs: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """argmax, largest and second largest probability per row, in chunks."""
+    """argmax, largest and second largest probability per row, in chunks (float64 for float64 input,
+    else float32)."""
     n = len(probs)
+    dtype = np.float64 if np.asarray(probs[:1]).dtype == np.float64 else np.float32
     arg = np.empty(n, dtype=np.int64)
-    first = np.empty(n, dtype=np.float32)
-    second = np.zeros(n, dtype=np.float32)
+    first = np.empty(n, dtype=dtype)
+    second = np.zeros(n, dtype=dtype)
     for s in range(0, n, chunk_rows):
-        p = np.asarray(probs[s:s + chunk_rows], dtype=np.float32)
+        p = np.asarray(probs[s:s + chunk_rows], dtype=dtype)
         arg[s:s + len(p)] = p.argmax(1)
         if p.shape[1] >= 2:
             part = np.partition(p, -2, axis=1)
@@ -99,8 +101,10 @@ def class_top_gap(probs: np.ndarray, top: tuple[np.ndarray, np.ndarray, np.ndarr
     """p_c − max_j p_j + 10⁻⁸ · max_j p_j for every row, in float64 (``score="top"``): the authors' code
     (``create_linear_graphs`` in ``multiclass/multi_linear_graph.py``). It equals the margin for a point
     not predicted c; the points predicted c, all at gap 0, are ordered by 10⁻⁸ · p_c, i.e. by p_c."""
-    most = top[1].astype(np.float64)
-    return np.asarray(probs[:, c], dtype=np.float64) - most + 1e-8 * most
+    arg, first, _ = top
+    most = first.astype(np.float64)
+    gap = np.where(arg == c, 0.0, np.asarray(probs[:, c], dtype=np.float64) - most)  # exactly 0 where c is ŷ
+    return gap + 1e-8 * most
 
 
 SCORES = {"top": class_top_gap, "margin": class_margin}
