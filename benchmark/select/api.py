@@ -182,6 +182,15 @@ def selection_space(view: SelectionView, embedding: str, learner_field: str,
     return view.require(field, method), labelled
 
 
+def embedding_label(needs: Needs, scenario_kind: str = "iterative") -> str:
+    """What a method with these needs selects in, as reports state it: ``self-supervised``, ``learner``
+    (the task model's representation; ``source`` in a one-shot scenario: the source model's F_S), both
+    (BADGE's self-supervised round 0), or ``–`` (scores only)."""
+    learner = "source" if scenario_kind == "oneshot" else "learner"
+    parts = (["self-supervised"] if needs.ssl_embeddings else []) + ([learner] if needs.embeddings or needs.features else [])
+    return " + ".join(parts) or "–"
+
+
 def top_k(scores: np.ndarray, k: int, candidates: np.ndarray) -> np.ndarray:
     """The k candidates with the highest scores; ties broken by lower pool position (stable)."""
     order = np.lexsort((candidates, -np.asarray(scores, dtype=np.float64)))
