@@ -30,9 +30,11 @@ from benchmark.select.api import Needs, QueryStrategy, SelectionView
 K = 7
 TINY_DATASET = {"name": "synthetic", "train_per_class": 30, "test_per_class": 5}
 TINY_LEARNER = {"model": "small_cnn", "epochs": 3, "batch_size": 8, "lr": 0.05}
-TINY_SCENARIO = {"initial": 10, "rounds": 2, "per_round": 5, "val_per_class": 3}
+# a seconds-long self-supervised embedding for the methods that select in one (TypiClust, ProbCover)
+TINY_SSL = {"steps": 4, "batch_size": 32, "width": 4, "eval_batch_size": 256}
+TINY_SCENARIO = {"initial": 10, "rounds": 2, "per_round": 5, "val_per_class": 3, "ssl": TINY_SSL}
 VIEW_ARRAYS = ("unlabelled", "labelled", "labelled_y", "probs", "labelled_probs", "embeddings",
-               "labelled_embeddings", "features", "labelled_features", "mc_probs", "images", "labelled_images",
+               "labelled_embeddings", "ssl_embeddings", "labelled_ssl_embeddings", "features", "labelled_features", "mc_probs", "images", "labelled_images",
                "val_y", "val_probs", "val_features", "val_images", "ensemble_probs", "hidden_y")
 
 

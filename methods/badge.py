@@ -6,7 +6,7 @@ import numpy as np
 
 from benchmark.core.errors import AlbenchError
 from benchmark.core.registry import register_method
-from benchmark.select.api import Needs, QueryStrategy, SelectionView
+from benchmark.select.api import Needs, QueryStrategy, SelectionView, check_embedding
 
 FIRST_CENTRE = ("max_norm", "random")
 _CHUNK_ROWS = 8192  # rows per block when reducing over a row (the float64 copy of a block stays ≤ 32 MB at d = 512)
@@ -107,6 +107,16 @@ def badge_kmeanspp(probs: np.ndarray, embeddings: np.ndarray, k: int, rng: np.ra
     return np.asarray(picks, dtype=np.int64)
 
 
+def kmeanspp_rows(x: np.ndarray, k: int, rng: np.random.Generator, first: str = "max_norm") -> np.ndarray:
+    """k-means++ seeding (D² sampling, Arthur & Vassilvitskii 2007) over the rows of ``x`` itself: k
+    distinct rows in pick order, the first by ``first`` as in ``badge_kmeanspp``.
+
+    It is ``badge_kmeanspp`` with one constant gradient factor: with a single class and p ≡ 0, every
+    a_i = p_i − e_ŷ = −1, so ‖a_i⊗x_i − a_j⊗x_j‖ = ‖x_i − x_j‖ and ‖g_i‖ = ‖x_i‖ exactly.
+    """
+    return badge_kmeanspp(np.zeros((len(x), 1), np.float32), x, k, rng, first=first)
+
+
 @register_method("badge")
 class Badge(QueryStrategy):
     """BADGE (Ash et al., "Deep Batch Active Learning by Diverse, Uncertain Gradient Lower Bounds",
@@ -132,21 +142,31 @@ class Badge(QueryStrategy):
     O(N(C + d)) and memory stays O(N) beyond the inputs (the official code forms the N × C·d matrix,
     which for 1.2M × 100 × 512 would be 246 GB). In the one-shot scenario p and h are the source
     model's outputs, so the C in g_x is the source model's classes.
+
+    ``embedding: self_supervised`` (default ``learner``): in a round where nothing is labelled yet (a
+    cold start's round 0, whose classifier never saw a label, so its gradient embedding says nothing),
+    the batch is the k-means++ seeding of the pool's self-supervised embedding z(x) instead
+    (``kmeanspp_rows``); later rounds use the gradient embedding above, which must be of the
+    classifier's own input h(x).
     """
 
     version = "1"
     search_space = {"first": ("categorical", ["max_norm", "random"])}  # albench tune
 
-    def __init__(self, first: str = "max_norm"):
+    def __init__(self, first: str = "max_norm", embedding: str = "learner"):
         if first not in FIRST_CENTRE:
             raise AlbenchError(f"badge: first={first!r} is not a first-centre rule; allowed: "
                                f"{', '.join(repr(f) for f in FIRST_CENTRE)}.")
         self.first = first
+        self.embedding = check_embedding(embedding, "badge")
 
     def needs(self) -> Needs:
-        return Needs(probs=True, embeddings=True)
+        return Needs(probs=True, embeddings=True, ssl_embeddings=self.embedding == "self_supervised")
 
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
+        if self.embedding == "self_supervised" and not len(view.labelled):
+            z = view.require("ssl_embeddings", "badge")
+            return view.unlabelled[kmeanspp_rows(z, k, rng, first=self.first)]
         probs = view.require("probs", "badge")
         emb = view.require("embeddings", "badge")
         return view.unlabelled[badge_kmeanspp(probs, emb, k, rng, first=self.first)]

@@ -25,7 +25,7 @@ class _BoundaryKeys:
     the engine). ŷ, p_ŷ and p_(2) come from one pass over row blocks: O(N) memory, O(N·C) time.
     """
 
-    def __init__(self, probs: np.ndarray, score: str):
+    def __init__(self, probs: np.ndarray, score: str, norms: np.ndarray | None = None):
         p = np.asarray(probs)
         if p.dtype not in (np.float32, np.float64):
             p = p.astype(np.float32)
@@ -34,13 +34,24 @@ class _BoundaryKeys:
         n, c = p.shape
         self.yhat = p.argmax(axis=1)
         self.top1 = p[np.arange(n), self.yhat]
-        top2 = np.empty(n, dtype=p.dtype)
-        for s in range(0, n if c >= 2 else 0, _CHUNK_ROWS):
-            block = p[s:s + _CHUNK_ROWS].copy()
-            block[np.arange(len(block)), self.yhat[s:s + _CHUNK_ROWS]] = -np.inf
-            top2[s:s + len(block)] = block.max(axis=1)
-        # one class: no boundary at all, the margin is +inf for every row
-        self.margin = self._key(top2[:, None], self.top1[:, None])[:, 0] if c >= 2 else np.full(n, np.inf, p.dtype)
+        # with the head's pairwise norms: d = (log p_ŷ − log p_c) / ‖w_ŷ − w_c‖, kept in float64 (no monotone
+        # shortcut exists across rows of different ŷ); a zero norm (equal head rows) is no boundary: +inf
+        self.inv_norm = None if norms is None else np.where(norms > 0, 1.0 / np.maximum(norms, 1e-300), np.inf)
+        self.dtype = p.dtype if norms is None else np.dtype(np.float64)
+        if c < 2:  # one class: no boundary at all, the margin is +inf for every row
+            self.margin = np.full(n, np.inf, self.dtype)
+        elif self.inv_norm is not None:
+            self.margin = np.empty(n, np.float64)
+            for s in range(0, n, _CHUNK_ROWS):
+                e = min(n, s + _CHUNK_ROWS)
+                self.margin[s:e] = self._normalised(s, e).min(axis=1)
+        else:
+            top2 = np.empty(n, dtype=p.dtype)
+            for s in range(0, n, _CHUNK_ROWS):
+                block = p[s:s + _CHUNK_ROWS].copy()
+                block[np.arange(len(block)), self.yhat[s:s + _CHUNK_ROWS]] = -np.inf
+                top2[s:s + len(block)] = block.max(axis=1)
+            self.margin = self._key(top2[:, None], self.top1[:, None])[:, 0]
         order = np.argsort(self.yhat, kind="stable")
         bounds = np.concatenate([[0], np.cumsum(np.bincount(self.yhat, minlength=c))])
         self.predicted_as = [order[bounds[i]:bounds[i + 1]] for i in range(c)]
@@ -52,22 +63,47 @@ class _BoundaryKeys:
             return np.divide(top1, pc, out=pc)
         return np.subtract(top1, pc, out=pc)
 
+    def _log_gap(self, pc: np.ndarray, top1: np.ndarray) -> np.ndarray:
+        """log p_ŷ − log p_c (= z_ŷ − z_c) in float64, broadcast, p floored at the dtype's tiny."""
+        return np.log(np.maximum(top1, self.floor).astype(np.float64)) - np.log(np.maximum(pc, self.floor).astype(np.float64))
+
+    def _normalised(self, r0: int, r1: int) -> np.ndarray:
+        """(z_ŷ − z_c) / ‖w_ŷ − w_c‖ for rows r0 ≤ r < r1 and every class c ≠ ŷ; +inf at c = ŷ."""
+        assert self.inv_norm is not None
+        yhat = self.yhat[r0:r1]
+        with np.errstate(invalid="ignore"):  # 0 · inf at c = ŷ, overwritten below
+            key = self._log_gap(self.p[r0:r1], self.top1[r0:r1, None]) * self.inv_norm[yhat]
+        key[np.isnan(key)] = np.inf  # 0 · inf: a zero gap to a class whose head row equals ŷ's
+        key[np.arange(r1 - r0), yhat] = np.inf
+        return key
+
     def rows(self, r0: int, r1: int) -> np.ndarray:
         """Keys of rows r0 ≤ r < r1 for every class: an (r1 − r0, C) array (a contiguous read)."""
-        key = self._key(self.p[r0:r1].copy(), self.top1[r0:r1, None])
+        if self.inv_norm is not None:
+            key = self._normalised(r0, r1)
+        else:
+            key = self._key(self.p[r0:r1].copy(), self.top1[r0:r1, None])
         key[np.arange(r1 - r0), self.yhat[r0:r1]] = self.margin[r0:r1]
         return key
 
     def columns(self, c0: int, c1: int) -> np.ndarray:
         """Keys for classes c0 ≤ c < c1: a (c1 − c0, N) array (a strided read of ``p``)."""
-        key = self._key(self.p[:, c0:c1].T.copy(), self.top1[None, :])  # a copy even when C = 1
+        if self.inv_norm is not None:
+            with np.errstate(invalid="ignore"):  # 0 · inf at c = ŷ: the margin, set below
+                key = self._log_gap(self.p[:, c0:c1].T, self.top1[None, :]) * self.inv_norm[self.yhat, c0:c1].T
+            key[np.isnan(key)] = np.inf
+        else:
+            key = self._key(self.p[:, c0:c1].T.copy(), self.top1[None, :])  # a copy even when C = 1
         for c in range(c0, c1):
             rows = self.predicted_as[c]
             key[c - c0, rows] = self.margin[rows]
         return key
 
     def distances(self, key: np.ndarray) -> np.ndarray:
-        """d = log(key) (in float64, which keeps distinct float32 keys distinct) or key."""
+        """d = log(key) (in float64, which keeps distinct float32 keys distinct) or key (``"prob"``, or
+        normalised keys, which are already distances)."""
+        if self.inv_norm is not None:
+            return key
         return np.log(key.astype(np.float64)) if self.score == "logit" else key
 
 
@@ -101,7 +137,7 @@ def _candidates(keys: _BoundaryKeys, m: np.ndarray) -> list[np.ndarray]:
     n, num_classes = keys.p.shape
     g = int(min(n, 4 * m.max()))
     block = g * max(1, _BLOCK_ELEMS // (g * num_classes))
-    mins = np.full((g, num_classes), np.inf, dtype=keys.p.dtype)
+    mins = np.full((g, num_classes), np.inf, dtype=keys.dtype)
     usable = n - n % g
     for r0 in range(0, usable, block):
         r1 = min(r0 + block, usable)
@@ -138,16 +174,37 @@ def _candidates(keys: _BoundaryKeys, m: np.ndarray) -> list[np.ndarray]:
     return [rows[starts[c]:starts[c] + m[c]] for c in range(num_classes)]
 
 
-def boundary_distances(probs: np.ndarray, score: str = "logit") -> np.ndarray:
-    """The dense (N, C) matrix of d(x, c) (see ``_BoundaryKeys``): for inspection and tests on
-    small inputs; ``balanced_selection`` never forms it."""
+def head_norms(weights: np.ndarray) -> np.ndarray:
+    """‖w_i − w_j‖ for every pair of rows of the linear head's weight matrix W (C, d): a (C, C) array."""
+    w = np.asarray(weights, dtype=np.float64)
+    sq = np.einsum("ij,ij->i", w, w)
+    return np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2.0 * (w @ w.T), 0.0))
+
+
+def _checked_norms(norms: np.ndarray | None, score: str, num_classes: int) -> np.ndarray | None:
+    if norms is None:
+        return None
+    norms = np.asarray(norms, dtype=np.float64)
+    if score != "logit":
+        raise AlbenchError("base: the per-pair normaliser ‖w_ŷ − w_c‖ divides logit gaps; it needs score='logit'.")
+    if norms.shape != (num_classes, num_classes):
+        raise AlbenchError(f"base: norms must be ({num_classes}, {num_classes}) for {num_classes} classes, "
+                           f"got {norms.shape}.")
+    return norms
+
+
+def boundary_distances(probs: np.ndarray, score: str = "logit", norms: np.ndarray | None = None) -> np.ndarray:
+    """The dense (N, C) matrix of d(x, c) (see ``_BoundaryKeys``; with ``norms`` = ``head_norms(W)``, the
+    logit gaps are divided by ‖w_ŷ − w_c‖): for inspection and tests on small inputs;
+    ``balanced_selection`` never forms it."""
     if score not in SCORES:
         raise AlbenchError(f"base: score={score!r}; allowed: {', '.join(repr(s) for s in SCORES)}.")
-    keys = _BoundaryKeys(probs, score)
+    keys = _BoundaryKeys(probs, score, _checked_norms(norms, score, np.asarray(probs).shape[1]))
     return keys.distances(keys.columns(0, keys.p.shape[1])).T
 
 
-def balanced_selection(probs: np.ndarray, quotas: np.ndarray, score: str = "logit") -> np.ndarray:
+def balanced_selection(probs: np.ndarray, quotas: np.ndarray, score: str = "logit",
+                       norms: np.ndarray | None = None) -> np.ndarray:
     """Rows picked round-robin over classes, ``quotas[c]`` for class c, in pick order.
 
     Pass t = 0, 1, … visits, in ascending class index, every class c with quotas[c] > t; the
@@ -171,7 +228,7 @@ def balanced_selection(probs: np.ndarray, quotas: np.ndarray, score: str = "logi
     if k == 0:
         return np.zeros(0, dtype=np.int64)
 
-    keys = _BoundaryKeys(p, score)
+    keys = _BoundaryKeys(p, score, _checked_norms(norms, score, num_classes))
     active = np.flatnonzero(quotas > 0)
     size = np.where(quotas > 0, np.minimum(n, 2 * quotas + 16), 0)
     cand = _candidates(keys, size)
@@ -220,14 +277,20 @@ class BalancedSelection(QueryStrategy):
     d(x, ŷ) = min_j r(x, j) (the point's nearest boundary). Selection (``base_sampler.py``): every
     class takes its k/C unchosen points of smallest d(·, c).
 
-    Here, from probabilities only (``Needs(probs=True)``): with ``score="logit"`` (default),
-    s_c = log p_c, so s_ŷ − s_c = z_ŷ − z_c exactly (the softmax's per-row constant cancels) and
-    d(x, c) = s_ŷ(x) − s_c(x), d(x, ŷ) = s_ŷ(x) − s_(2)(x): the paper's distance without the
-    per-pair normaliser ‖w_ŷ − w_c‖ (the view carries no classifier weights; one-shot source models
-    have no such head at all). ``score="prob"`` uses s = p instead (d = p_ŷ − p_c, the margin in
-    probability space). Probabilities that underflowed to 0 are floored at the dtype's smallest
-    normal number (1.2e-38 in float32) before the ratio: far from the boundary, and finite. Points
-    are ranked by p_ŷ/p_c = exp(d), the same order, so no logarithm is taken at scale.
+    Here, with ``score="logit"`` (default), s_c = log p_c, so s_ŷ − s_c = z_ŷ − z_c exactly (the
+    softmax's per-row constant cancels), and ``normaliser`` (default: on with ``"logit"``) divides it by
+    ‖w_ŷ − w_c‖, the rows of the task model's last linear layer (read from ``view.learner``,
+    ``Needs(learner=True)``): d(x, c) = (s_ŷ − s_c) / ‖w_ŷ − w_c‖ and d(x, ŷ) = min_{j≠ŷ} d(x, j), the
+    authors' distance (a zero norm, two equal head rows, is no boundary: +inf, as their NaN → inf).
+    ``normaliser: false`` (albench's version 1) drops the normaliser: d(x, c) = s_ŷ − s_c,
+    d(x, ŷ) = s_ŷ − s_(2), from the probabilities alone (``Needs(probs=True)``), which is what the
+    one-shot scenario can run (its source features are not the input of a linear head over the
+    classes of P_S, and it has no task model); a one-shot suite must say ``normaliser: false``.
+    ``score="prob"`` uses s = p instead (d = p_ŷ − p_c, the margin in probability space; no
+    normaliser). Probabilities that underflowed to 0 are floored at the dtype's smallest normal number
+    (1.2e-38 in float32) before the ratio or the logarithm: far from the boundary, and finite. Without
+    the normaliser, points are ranked by p_ŷ/p_c = exp(d), the same order, so no logarithm is taken at
+    scale; with it, the logarithms are taken in row blocks (O(N·C) time, as before).
 
     Batch (``balanced_selection``): round-robin over classes in ascending index, each visit taking
     the class's closest not-yet-chosen point, ties to the lower pool position. Differences from the
@@ -239,19 +302,32 @@ class BalancedSelection(QueryStrategy):
     extra memory besides one candidate list per class; no (N, C) distance matrix is formed.
     """
 
-    version = "1"
+    version = "2"  # 2: the per-pair normaliser ‖w_ŷ − w_c‖ by default (1: none)
 
-    def __init__(self, score: str = "logit"):
+    def __init__(self, score: str = "logit", normaliser: bool | None = None):
         if score not in SCORES:
             raise AlbenchError(f"base: score={score!r} is not a boundary score; allowed: "
                                f"{', '.join(repr(s) for s in SCORES)} (log-probabilities = logit margins, "
                                f"or probabilities).")
+        if normaliser is not None and not isinstance(normaliser, bool):
+            raise AlbenchError(f"base: normaliser must be true, false or null (on with score 'logit'), "
+                               f"got {normaliser!r}.")
+        if normaliser and score != "logit":
+            raise AlbenchError("base: normaliser: true divides logit gaps by ‖w_ŷ − w_c‖; it needs score: logit "
+                               f"(got score {score!r}).")
         self.score = score
+        self.normaliser = normaliser
+
+    @property
+    def normalised(self) -> bool:
+        """Whether the logit gaps are divided by ‖w_ŷ − w_c‖ (``normaliser``, default: with ``"logit"``)."""
+        return self.score == "logit" if self.normaliser is None else self.normaliser
 
     def needs(self) -> Needs:
-        return Needs(probs=True)
+        return Needs(probs=True, learner=self.normalised)
 
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
         probs = view.require("probs", "base")
+        norms = head_norms(view.require("learner", "base").head_weights()) if self.normalised else None
         quotas = class_quotas(k, probs.shape[1], rng)
-        return view.unlabelled[balanced_selection(probs, quotas, score=self.score)]
+        return view.unlabelled[balanced_selection(probs, quotas, score=self.score, norms=norms)]

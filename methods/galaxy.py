@@ -73,13 +73,15 @@ def _distance_to(sorted_ranks: np.ndarray, query: np.ndarray) -> np.ndarray:
 
 
 def top_two(probs: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """argmax, largest and second largest probability per row, in chunks."""
+    """argmax, largest and second largest probability per row, in chunks (float64 for float64 input,
+    else float32)."""
     n = len(probs)
+    dtype = np.float64 if np.asarray(probs[:1]).dtype == np.float64 else np.float32
     arg = np.empty(n, dtype=np.int64)
-    first = np.empty(n, dtype=np.float32)
-    second = np.zeros(n, dtype=np.float32)
+    first = np.empty(n, dtype=dtype)
+    second = np.zeros(n, dtype=dtype)
     for s in range(0, n, chunk_rows):
-        p = np.asarray(probs[s:s + chunk_rows], dtype=np.float32)
+        p = np.asarray(probs[s:s + chunk_rows], dtype=dtype)
         arg[s:s + len(p)] = p.argmax(1)
         if p.shape[1] >= 2:
             part = np.partition(p, -2, axis=1)
@@ -90,9 +92,22 @@ def top_two(probs: np.ndarray, chunk_rows: int = 65536) -> tuple[np.ndarray, np.
 
 
 def class_margin(probs: np.ndarray, top: tuple[np.ndarray, np.ndarray, np.ndarray], c: int) -> np.ndarray:
-    """δ_c = p_c − max_{j≠c} p_j for every row: GALAXY's score that orders class c's linear graph."""
+    """δ_c = p_c − max_{j≠c} p_j for every row (``score="margin"``): class c's one-vs-rest margin."""
     arg, first, second = top
     return np.asarray(probs[:, c], dtype=np.float32) - np.where(arg == c, second, first)
+
+
+def class_top_gap(probs: np.ndarray, top: tuple[np.ndarray, np.ndarray, np.ndarray], c: int) -> np.ndarray:
+    """p_c − max_j p_j + 10⁻⁸ · max_j p_j for every row, in float64 (``score="top"``): the authors' code
+    (``create_linear_graphs`` in ``multiclass/multi_linear_graph.py``). It equals the margin for a point
+    not predicted c; the points predicted c, all at gap 0, are ordered by 10⁻⁸ · p_c, i.e. by p_c."""
+    arg, first, _ = top
+    most = first.astype(np.float64)
+    gap = np.where(arg == c, 0.0, np.asarray(probs[:, c], dtype=np.float64) - most)  # exactly 0 where c is ŷ
+    return gap + 1e-8 * most
+
+
+SCORES = {"top": class_top_gap, "margin": class_margin}
 
 
 @register_method("galaxy")
@@ -102,16 +117,20 @@ class Galaxy(QueryStrategy):
     (github.com/jifanz/GALAXY: ``multiclass/multi_linear_graph.py``, ``graph.py``, ``s2algorithm.py``).
 
     Graph construction (per round): for every class c, all pool points, labelled and unlabelled, are sorted by
-    δ_c(x) = p_c(x) − max_{j≠c} p_j(x) (softmax of the current model) into a path; a node's label on it is
-    1{y = c}. Query loop (k times per round, labels revealed one at a time through ``view.oracle``, so each
+    a score of class c (softmax p of the current model) into a path; a node's label on it is 1{y = c}. The
+    score, ``score``: ``"top"`` (default) is the authors' code, p_c − max_j p_j + 10⁻⁸ · max_j p_j (the
+    points predicted c come last on the path, ordered by p_c); ``"margin"`` is the one-vs-rest margin
+    δ_c = p_c − max_{j≠c} p_j (the points predicted c ordered by p_c − p_(2)). The two orders differ only
+    among the points predicted c. The paper's own text (arXiv 2202.01402) was not available to check when
+    this default was set, so it is what the authors ran: the code behind the paper's results. Query loop (k times per round, labels revealed one at a time through ``view.oracle``, so each
     query sees the previous answers): classes are visited round-robin, one per query; on class c's path the
     S² bisection step of ``s2_query`` picks the unlabelled node at the middle of the shortest path between
     oppositely labelled nodes; its label is revealed and added to every class's path. Cost: one O(N log N)
     sort per class (cached while ``cache_mb`` allows; otherwise redone at each visit) and O(L log L) per
     query, L the labelled count; no N×N or per-query O(C·N) work.
 
-    Differences from the paper / the authors' code: (1) δ_c is the paper's margin; the authors' code sorts by p_c
-    − max_j p_j (+1e-8·max_j p_j), which orders the points predicted c by p_c instead. (2) When the visited class
+    Differences from the paper / the authors' code: (1) with ``score="margin"`` (albench's default before
+    version 2) the points predicted c are ordered by their margin, not by p_c as in the authors' code. (2) When the visited class
     has no path, the authors raise the order m of all graphs by one (connect nodes up to m apart; it stays raised
     for the rest of the batch, and also rises for classes lacking a label) and search once more. Here each class
     uses the smallest order at which it has a path: open cuts (order 1) are always bisected first, and a class
@@ -120,25 +139,29 @@ class Galaxy(QueryStrategy):
     failed. Ties between equally short paths, arbitrary in the authors' priority queue, are broken uniformly with
     ``rng``. (3) Without a path at any order (class c lacks positives or negatives, e.g. with an empty labelled
     set) the authors query a uniformly random unlabelled point (default, ``fallback="random"``);
-    ``fallback="score"`` queries the unlabelled point of highest δ_c instead when no positive is known (lowest
+    ``fallback="score"`` queries the unlabelled point of highest score instead when no positive is known (lowest
     when no negative is). (4) The round-robin class pointer starts at class 0 in the cell's first round and
     continues across rounds (``self.next_class_``), where the authors restart at class 0 every batch (which never
     visits classes ≥ k when k < #classes). (5) The paper's initial set is random; here it is the scenario's
     initial labelled set (possibly empty).
     """
 
-    version = "1"
+    version = "2"  # 2: score "top" (the authors' code) by default; 1 sorted by the margin ("margin")
     contract_params: dict = {}
 
-    def __init__(self, fallback: str = "random", cache_mb: float = 2048.0):
+    def __init__(self, fallback: str = "random", cache_mb: float = 2048.0, score: str = "top"):
         if fallback not in FALLBACKS:
             raise AlbenchError(f"galaxy: fallback must be one of {FALLBACKS} (what to query on a class path with "
                                f"only one label known); got {fallback!r}.")
         if not (isinstance(cache_mb, (int, float)) and cache_mb >= 0):
             raise AlbenchError(f"galaxy: cache_mb must be a number >= 0 (MiB of per-class sort orders kept "
                                f"during a selection); got {cache_mb!r}.")
+        if score not in SCORES:
+            raise AlbenchError(f"galaxy: score must be one of {tuple(SCORES)} (top: p_c − max_j p_j, the authors' "
+                               f"code; margin: p_c − max_(j≠c) p_j); got {score!r}.")
         self.fallback = fallback
         self.cache_mb = cache_mb
+        self.score = score
 
     def needs(self) -> Needs:
         return Needs(probs=True, labelled_probs=True, oracle=True)
@@ -169,7 +192,7 @@ class Galaxy(QueryStrategy):
         rules: dict[str, int] = {}
         chosen = np.empty(k, dtype=np.int64)
         for t in range(k):
-            order, rank = cache.get(c) or self._sort(pu, pl, top_u, top_l, c)
+            order, rank = cache.get(c) or self._sort(pu, pl, top_u, top_l, c, SCORES[self.score])
             if c not in cache and len(cache) < max_cached:
                 cache[c] = (order, rank)
             m = n_l + t
@@ -187,8 +210,8 @@ class Galaxy(QueryStrategy):
         return chosen
 
     @staticmethod
-    def _sort(pu, pl, top_u, top_l, c: int) -> tuple[np.ndarray, np.ndarray]:
-        score = np.concatenate([class_margin(pu, top_u, c), class_margin(pl, top_l, c)])
+    def _sort(pu, pl, top_u, top_l, c: int, class_score) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+        score = np.concatenate([class_score(pu, top_u, c), class_score(pl, top_l, c)])
         dtype = np.int32 if len(score) < 2**31 else np.int64
         order = np.argsort(score, kind="stable").astype(dtype)
         rank = np.empty(len(score), dtype=dtype)

@@ -15,7 +15,14 @@ import torch
 from benchmark.core.arrays import to_numpy
 from benchmark.core.errors import AlbenchError
 from benchmark.core.registry import register_method
-from benchmark.select.api import Needs, QueryStrategy, SelectionView
+from benchmark.select.api import (
+    Needs,
+    QueryStrategy,
+    SelectionView,
+    check_embedding,
+    embedding_needs,
+    selection_space,
+)
 from benchmark.select.clustering import (
     kmeans_labels,
     l2_normalize,
@@ -174,9 +181,13 @@ def probcover_greedy(starts: np.ndarray, ends: np.ndarray, indices: np.ndarray, 
 class ProbCover(QueryStrategy):
     """ProbCover (Yehuda, Dekel, Hacohen & Weinshall, NeurIPS 2022, §4, Alg. 1).
 
-    Embedding: the paper uses self-supervised SimCLR / DINO features, which albench does not have;
-    we use the current model's penultimate representation h(x) (``Needs(embeddings=True)``), or, in
-    one-shot scenarios, the source model's features F_S; L2-normalised as in the official code.
+    Embedding (``embedding``): ``"self_supervised"`` (default) selects in the pool's self-supervised
+    embedding, learnt once per setting from the unlabelled images before any label
+    (``Needs(ssl_embeddings=True)``; SimCLR as in the paper, sized for a CPU: a small CNN trained for
+    minutes, see ``benchmark.learn.contrastive``, where the paper trains a ResNet-18 for 500 epochs);
+    ``"learner"`` in the current task model's penultimate representation h(x) (``Needs(embeddings=True)``;
+    in one-shot scenarios the source model's features F_S, the only choice there). L2-normalised as in
+    the official code.
     Alg. 1: G = {(x, x') : ||x − x'|| < δ} over labelled + unlabelled points (sparse, self-loops
     included: a point covers itself); the edges into points covered by the labelled set are removed;
     then B times the unlabelled point of highest out-degree is picked and the edges into the points
@@ -188,7 +199,7 @@ class ProbCover(QueryStrategy):
     only their own cluster, and δ = the largest value of the grid 0.05, 0.10, ..., 2.00 with
     purity ≥ ``alpha`` = 0.95 (the smallest grid value if none). It is computed once per cell, in the
     first round, and kept in ``delta_`` (with the grid's purities in ``purity_``) for the later
-    rounds, although the embedding changes; ``graph_edges_`` records each round's graph size.
+    rounds (with ``embedding: learner`` although the embedding changes); ``graph_edges_`` records each round's graph size.
 
     Scale (the official code builds the full graph on a GPU in batches of 500 rows, with no cap; on a
     CPU an N × N pass over 1.2M points is out of reach):
@@ -206,11 +217,11 @@ class ProbCover(QueryStrategy):
     cells; memory O(N·d + edges).
     """
 
-    version = "1"
+    version = "2"  # 2: selects in the self-supervised embedding by default (1: the task model's h(x))
     search_space = {"alpha": ("float", 0.5, 0.99)}  # albench tune
 
     def __init__(self, delta: float | None = None, alpha: float = 0.95, purity_sample: int = 3000,
-                 exact_limit: int = 50_000, max_edges: int = 500_000_000):
+                 exact_limit: int = 50_000, max_edges: int = 500_000_000, embedding: str = "self_supervised"):
         if delta is not None and (isinstance(delta, bool) or not isinstance(delta, (int, float)) or not delta > 0):
             raise AlbenchError(f"probcover: delta must be a positive number (a ball radius on the unit sphere, "
                                f"at most 2 is meaningful) or null for the purity rule, got {delta!r}.")
@@ -224,13 +235,13 @@ class ProbCover(QueryStrategy):
         self.purity_sample = int(purity_sample)
         self.exact_limit = int(exact_limit)
         self.max_edges = int(max_edges)
+        self.embedding = check_embedding(embedding, "probcover")
 
     def needs(self) -> Needs:
-        return Needs(embeddings=True)
+        return embedding_needs(self.embedding, Needs(embeddings=True))
 
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
-        unl = view.require("embeddings", "probcover")
-        lab = view.labelled_embeddings
+        unl, lab = selection_space(view, self.embedding, "embeddings", "probcover")
         n_lab = len(lab) if lab is not None and np.asarray(lab).size else 0
         if k <= 0:
             return np.zeros(0, dtype=np.int64)

@@ -13,7 +13,14 @@ import torch
 from benchmark.core.arrays import to_numpy
 from benchmark.core.errors import AlbenchError
 from benchmark.core.registry import register_method
-from benchmark.select.api import Needs, QueryStrategy, SelectionView
+from benchmark.select.api import (
+    Needs,
+    QueryStrategy,
+    SelectionView,
+    check_embedding,
+    embedding_needs,
+    selection_space,
+)
 from benchmark.select.clustering import (
     kmeans_labels,
     l2_normalize,
@@ -99,10 +106,12 @@ def typiclust_select(x: np.ndarray, clusters: np.ndarray, labelled: np.ndarray, 
 class TypiClust(QueryStrategy):
     """TypiClust (Hacohen, Dekel & Weinshall, ICML 2022, §4, Alg. 1; "TPC_RP", the K-means variant).
 
-    Step 1 (representation): the paper embeds with self-supervised SimCLR / DINO features, which
-    albench does not have; we use the current model's penultimate representation h(x)
-    (``Needs(embeddings=True)``), or, in one-shot scenarios, the source model's features F_S.
-    Embeddings are L2-normalised, as the official code does with its features.
+    Step 1 (representation), ``embedding``: ``"self_supervised"`` (default) selects in the pool's
+    self-supervised embedding, learnt once per setting from the unlabelled images before any label
+    (``Needs(ssl_embeddings=True)``; SimCLR, as the paper's §4 step 1, sized for a CPU: see
+    ``benchmark.learn.contrastive``); ``"learner"`` in the current task model's penultimate
+    representation h(x) (``Needs(embeddings=True)``; in one-shot scenarios the source model's features
+    F_S, the only choice there). Embeddings are L2-normalised, as the official code does with its features.
     Step 2: K-means over labelled + unlabelled points into min(|L| + B, ``max_clusters``) clusters,
     re-clustered every round; the official code caps at 500 (``MAX_NUM_CLUSTERS``) and uses KMeans up
     to 50 clusters, MiniBatchKMeans(batch_size=5000) above. The seed comes from ``rng``.
@@ -115,7 +124,8 @@ class TypiClust(QueryStrategy):
     are skipped, as in the official code (``cluster_size > MIN_CLUSTER_SIZE``).
 
     Differences from the paper / official code, and why:
-    - embedding: penultimate features instead of SimCLR / DINO (see above);
+    - embedding: a small CNN's SimCLR embedding trained for minutes on a CPU, not the paper's ResNet-18
+      trained for 500 epochs (or DINO on ImageNet); ``embedding: learner`` is not the paper's method;
     - typicality uses Euclidean distances as §4 defines it; the official code averages the squared
       distances faiss' IndexFlatL2 returns (the arg-max can differ);
     - the official code sorts the clusters once by (labelled count, −size) and cycles through them;
@@ -131,10 +141,11 @@ class TypiClust(QueryStrategy):
     one cluster and is chunked, so memory is O(N·d + chunk) and time O(Σ_visited n_c²·d).
     """
 
-    version = "1"
+    version = "2"  # 2: selects in the self-supervised embedding by default (1: the task model's h(x))
     search_space = {"k_nn": ("int", 5, 50, "log")}  # albench tune
 
-    def __init__(self, k_nn: int = 20, max_clusters: int = 500, min_cluster_size: int = 5):
+    def __init__(self, k_nn: int = 20, max_clusters: int = 500, min_cluster_size: int = 5,
+                 embedding: str = "self_supervised"):
         for name, value, low in (("k_nn", k_nn, 1), ("max_clusters", max_clusters, 1),
                                  ("min_cluster_size", min_cluster_size, 0)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
@@ -142,13 +153,13 @@ class TypiClust(QueryStrategy):
         self.k_nn = int(k_nn)
         self.max_clusters = int(max_clusters)
         self.min_cluster_size = int(min_cluster_size)
+        self.embedding = check_embedding(embedding, "typiclust")
 
     def needs(self) -> Needs:
-        return Needs(embeddings=True)
+        return embedding_needs(self.embedding, Needs(embeddings=True))
 
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
-        unl = view.require("embeddings", "typiclust")
-        lab = view.labelled_embeddings
+        unl, lab = selection_space(view, self.embedding, "embeddings", "typiclust")
         n_lab = len(lab) if lab is not None and np.asarray(lab).size else 0
         if k <= 0:
             return np.zeros(0, dtype=np.int64)

@@ -19,7 +19,8 @@ def _isolated_cache(tmp_path_factory):
 
 
 TINY_LEARNER = {"model": "small_cnn", "epochs": 3, "batch_size": 8, "lr": 0.05}
-TINY_SCENARIO = {"initial": 10, "rounds": 2, "per_round": 5, "val_per_class": 3}
+TINY_SCENARIO = {"initial": 10, "rounds": 2, "per_round": 5, "val_per_class": 3,
+                 "ssl": {"steps": 4, "batch_size": 32, "width": 4, "eval_batch_size": 256}}
 TINY_DATASET = {"name": "synthetic", "train_per_class": 30, "test_per_class": 5}
 
 

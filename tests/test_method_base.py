@@ -33,11 +33,23 @@ HAND = np.array([[8, 5, 3], [7, 3, 6], [3, 11, 2], [2, 8, 6], [5, 4, 7]], dtype=
 HAND_D16 = [[3, 3, 5], [1, 4, 1], [8, 8, 9], [6, 2, 2], [2, 3, 2]]
 
 
-def _view(probs, unlabelled=None, labelled=None):
+class _Head:
+    """A stand-in learner whose linear head has weight matrix ``w`` (default: isotropic, the identity,
+    so every ‖w_i − w_j‖ is √2 and the normaliser leaves the order unchanged)."""
+
+    def __init__(self, w):
+        self.w = np.asarray(w, np.float32)
+
+    def head_weights(self):
+        return self.w
+
+
+def _view(probs, unlabelled=None, labelled=None, head=None):
     unlabelled = np.arange(50, 50 + len(probs)) if unlabelled is None else unlabelled
     labelled = np.zeros(0, np.int64) if labelled is None else labelled
     return SelectionView(unlabelled=unlabelled, labelled=labelled, labelled_y=np.zeros(len(labelled), np.int64),
-                         num_classes=probs.shape[1], round=0, probs=probs)
+                         num_classes=probs.shape[1], round=0, probs=probs,
+                         learner=_Head(np.eye(probs.shape[1]) if head is None else head))
 
 
 def test_hand_checked_distances():
@@ -172,3 +184,61 @@ def test_single_class_refill_does_not_write_into_the_view():
     probs.setflags(write=False)
     keys = base_module._BoundaryKeys(probs, "logit")
     assert keys.columns(0, 1).tolist() == [[np.inf] * 6]
+
+
+# Head normaliser, by hand. W rows w0 = (0, 0), w1 = (1, 0), w2 = (4, 0): ‖w0−w1‖ = 1, ‖w0−w2‖ = 4,
+# ‖w1−w2‖ = 3. Probabilities are softmax(z), so log p_ŷ − log p_c = z_ŷ − z_c:
+#   row  z            ŷ  d(·,0)                 d(·,1)          d(·,2)
+#   x0   (2, 1, 0)    0  min(1/1, 2/4) = 0.5    (2−1)/1 = 1     (2−0)/4 = 0.5
+#   x1   (0, 3, 1)    1  3/1 = 3                min(3, 2/3)     (3−1)/3 = 2/3
+#   x2   (0, 0, 1.5)  2  1.5/4 = 0.375          1.5/3 = 0.5     min(.375, .5)
+# Without the normaliser: x0 (1, 1, 2), x1 (3, 2, 2), x2 (1.5, 1.5, 1.5).
+# Quotas (1, 1, 0): with it, class 0 takes x2 (0.375), class 1 then x1 (2/3 < 1): [2, 1];
+# without it, class 0 takes x0 (1), class 1 then x2 (1.5 < 2): [0, 2].
+HEAD_W = np.array([[0.0, 0.0], [1.0, 0.0], [4.0, 0.0]])
+HEAD_Z = np.array([[2.0, 1.0, 0.0], [0.0, 3.0, 1.0], [0.0, 0.0, 1.5]])
+HEAD_P = np.exp(HEAD_Z) / np.exp(HEAD_Z).sum(1, keepdims=True)
+
+
+def test_head_normaliser_by_hand():
+    norms = base_module.head_norms(HEAD_W)
+    assert np.allclose(norms, [[0, 1, 4], [1, 0, 3], [4, 3, 0]])
+    d = boundary_distances(HEAD_P, norms=norms)
+    assert np.allclose(d, [[0.5, 1, 0.5], [3, 2 / 3, 2 / 3], [0.375, 0.5, 0.375]])
+    assert np.allclose(boundary_distances(HEAD_P), [[1, 1, 2], [3, 2, 2], [1.5, 1.5, 1.5]])
+    assert balanced_selection(HEAD_P, np.array([1, 1, 0]), norms=norms).tolist() == [2, 1]
+    assert balanced_selection(HEAD_P, np.array([1, 1, 0])).tolist() == [0, 2]
+    # the method reads W from the learner by default; normaliser: false is version 1's distance
+    view = _view(HEAD_P, head=HEAD_W)
+    quotas = class_quotas(2, 3, np.random.default_rng(0))  # the quotas select draws first from its rng
+    want = balanced_selection(HEAD_P, quotas, norms=norms) + 50
+    assert METHODS.create("base").select(view, 2, np.random.default_rng(0)).tolist() == want.tolist()
+    plain = balanced_selection(HEAD_P, quotas) + 50
+    assert METHODS.create("base", normaliser=False).select(view, 2, np.random.default_rng(0)).tolist() == plain.tolist()
+
+
+def test_equal_head_rows_are_no_boundary():
+    norms = base_module.head_norms(np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 2.0]]))  # w0 = w1
+    d = boundary_distances(HEAD_P, norms=norms)
+    assert np.isinf(d[0, 1]) and np.isfinite(d[0, 2]) and d[0, 0] == d[0, 2]
+
+
+def test_normaliser_needs_and_options():
+    assert METHODS.create("base").needs().learner and METHODS.get("base").version == "2"
+    assert not METHODS.create("base", normaliser=False).needs().learner
+    assert not METHODS.create("base", score="prob").needs().learner  # no normaliser in probability space
+    with pytest.raises(AlbenchError, match="needs score: logit"):
+        METHODS.create("base", score="prob", normaliser=True)
+    with pytest.raises(AlbenchError, match="normaliser must be"):
+        METHODS.create("base", normaliser="yes")
+    with pytest.raises(AlbenchError, match="needs score='logit'"):
+        boundary_distances(HEAD_P, score="prob", norms=np.zeros((3, 3)))
+
+
+def test_learner_head_weights_are_the_last_linear_layer():
+    from benchmark.learn.learner import Learner, LearnerRecipe
+
+    learner = Learner(LearnerRecipe(model="lenet", device="cpu"), 10, (1, 28, 28), (0.5,), (0.25,), seed=0)
+    w = learner.head_weights()
+    assert w.shape == (10, learner.model.fc2.in_features)
+    assert np.array_equal(w, learner.model.fc2.weight.detach().numpy())

@@ -192,10 +192,15 @@ def test_empty_labelled_set_starts_at_random_then_bisects():
     chosen = method.select(view, 20, np.random.default_rng(0))
     assert len(np.unique(chosen)) == 20 and np.isin(chosen, view.unlabelled).all()
     assert method.rules_.get("random", 0) >= 1 and method.rules_.get("bisect", 0) >= 1
-    # with fallback="score" the first query is class 0's most confident point
+    # with fallback="score" the first query is class 0's highest-scored point: by default (the authors'
+    # code) the point predicted 0 with the largest p_0; with score="margin" the largest p_0 − max_(j≠0) p_j
     view = make()
     first = METHODS.create("galaxy", fallback="score").select(view, 1, np.random.default_rng(0))
     probs = view.probs
+    predicted_0 = np.flatnonzero(probs.argmax(1) == 0)
+    assert first[0] == view.unlabelled[predicted_0[np.argmax(probs[predicted_0, 0])]]
+    view = make()
+    first = METHODS.create("galaxy", fallback="score", score="margin").select(view, 1, np.random.default_rng(0))
     others = np.where(probs.argmax(1) == 0, np.sort(probs, 1)[:, -2], probs.max(1))
     assert first[0] == view.unlabelled[np.argmax(probs[:, 0] - others)]
 
@@ -222,3 +227,25 @@ def test_needs_the_oracle_and_matching_classes():
 def test_bad_hyperparameters_raise(params, message):
     with pytest.raises(AlbenchError, match=message):
         METHODS.create("galaxy", **params)
+
+
+def test_class_scores_by_hand_and_the_default_is_the_authors_code():
+    # 4 points, 3 classes. Class 0's scores:
+    #   row  p                  ŷ  top: p_0 − max p + 1e-8·max p   margin: p_0 − max_(j≠0) p_j
+    #   x0   (0.60, 0.39, 0.01) 0   0 + 6.0e-9                      0.21
+    #   x1   (0.50, 0.25, 0.25) 0   0 + 5.0e-9                      0.25
+    #   x2   (0.20, 0.70, 0.10) 1  −0.50 + 7e-9                    −0.50
+    #   x3   (0.30, 0.30, 0.40) 2  −0.10 + 4e-9                    −0.10
+    # The points not predicted 0 get the same order from both (x2, x3); the two predicted 0 are ordered by
+    # p_0 (x1, x0) by the authors' code and by their margin (x0, x1) by "margin".
+    p = np.array([[0.60, 0.39, 0.01], [0.50, 0.25, 0.25], [0.20, 0.70, 0.10], [0.30, 0.30, 0.40]])
+    top = gx.top_two(p)
+    assert np.allclose(gx.class_top_gap(p, top, 0), [6e-9, 5e-9, -0.5 + 7e-9, -0.1 + 4e-9], rtol=0, atol=1e-12)
+    assert np.allclose(gx.class_margin(p, top, 0), [0.21, 0.25, -0.5, -0.1], atol=1e-6)
+    empty = p[:0]
+    order_top, _ = gx.Galaxy._sort(p, empty, top, gx.top_two(empty), 0, gx.class_top_gap)
+    order_margin, _ = gx.Galaxy._sort(p, empty, top, gx.top_two(empty), 0, gx.class_margin)
+    assert order_top.tolist() == [2, 3, 1, 0] and order_margin.tolist() == [2, 3, 0, 1]
+    assert METHODS.create("galaxy").score == "top" and METHODS.get("galaxy").version == "2"
+    with pytest.raises(AlbenchError, match="score must be one of"):
+        METHODS.create("galaxy", score="p_c")

@@ -81,7 +81,8 @@ def _view(unl, lab=None, num_classes=3, positions=None):
     positions = np.arange(n) if positions is None else positions
     return SelectionView(unlabelled=positions[len(lab):], labelled=positions[:len(lab)],
                          labelled_y=np.zeros(len(lab), np.int64), num_classes=num_classes, round=0,
-                         embeddings=unl, labelled_embeddings=lab)
+                         embeddings=unl, labelled_embeddings=lab,
+                         ssl_embeddings=unl, labelled_ssl_embeddings=lab)
 
 
 def _blobs(n_per=40, dim=8, groups=4, seed=0):
@@ -124,7 +125,8 @@ def test_empty_labelled_set_and_engine_shape():
     for lab in (None, np.zeros((0, 0), np.float32)):  # the learner gives (0, 0) for no labelled image
         view = SelectionView(unlabelled=np.arange(len(x)), labelled=np.zeros(0, np.int64),
                              labelled_y=np.zeros(0, np.int64), num_classes=4, round=0,
-                             embeddings=x, labelled_embeddings=lab)
+                             embeddings=x, labelled_embeddings=lab,
+                             ssl_embeddings=x, labelled_ssl_embeddings=lab)
         picks = METHODS.create("typiclust").select(view, 4, np.random.default_rng(0))
         # 4 clusters of 40 points (the 4 blobs): one pick in each blob
         assert sorted(p // 40 for p in picks.tolist()) == [0, 1, 2, 3]

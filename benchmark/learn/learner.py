@@ -348,6 +348,11 @@ class Learner:
             hook.remove()
         return to_numpy(torch.cat(captured)) if captured else np.zeros((0, 0), np.float32)
 
+    def head_weights(self) -> np.ndarray:
+        """W (classes, d): the weight matrix of the classifier, the model's last linear layer (BASE's
+        per-pair normaliser ‖w_ŷ − w_c‖)."""
+        return to_numpy(classifier_module(self.model).weight.detach().cpu()).astype(np.float32)
+
     @charged_to_infer
     @torch.no_grad()
     def embed(self, x: np.ndarray, layers: Sequence[str] | None = None) -> np.ndarray:

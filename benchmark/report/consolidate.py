@@ -7,9 +7,12 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.core.errors import AlbenchError
+from benchmark.core.registry import METHODS
 from benchmark.core.seeding import canonical_json
-from benchmark.core.spec import CellSpec, Component
+from benchmark.core.spec import FULL_POOL_METHOD, CellSpec, Component
 from benchmark.execute.store import ResultStore
+from benchmark.select.api import embedding_label
 
 
 def component_label(comp: Component) -> str:
@@ -50,6 +53,17 @@ def effective_params(comp: Component, registry: Any) -> dict[str, Any]:
     return {k: _flat(v) for k, v in out.items()}
 
 
+def method_embedding(spec: CellSpec) -> str:
+    """The representation the cell's method selects in (``benchmark.select.api.embedding_label``)."""
+    if spec.method.name == FULL_POOL_METHOD or spec.method.name not in METHODS:
+        return "–"
+    try:
+        needs = METHODS.create(spec.method.name, **spec.method.to_dict()["params"]).needs()
+    except AlbenchError:
+        return "?"
+    return embedding_label(needs, str(spec.scenario.get("kind", "iterative")))
+
+
 def spec_columns(spec: CellSpec) -> dict[str, Any]:
     """The spec's columns of the flat table; the method's and the imbalance's parameters (defaults
     included) as one column each, ``method.<name>`` and ``imbalance.<name>``, for ``groupby``."""
@@ -63,6 +77,7 @@ def spec_columns(spec: CellSpec) -> dict[str, Any]:
         "imbalance": component_label(spec.imbalance),
         "method": component_label(spec.method),
         "method_name": spec.method.name,
+        "embedding": method_embedding(spec),
         "model": spec.learner.get("model", "small_cnn"),
         "learner": canonical_json(spec.to_dict()["learner"]),
         "scenario": canonical_json(spec.to_dict()["scenario"]),

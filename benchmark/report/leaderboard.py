@@ -99,6 +99,8 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
     if table.empty:
         return []
     seeds = per_seed_summary(table)
+    # what each method row selects in (tables consolidated before the column existed have none)
+    embeddings = table.groupby("method")["embedding"].first().to_dict() if "embedding" in table else {}
     boards = []
     for key, g in seeds.groupby(setting_columns(), sort=False):
         base = g[g["method"] == baseline].set_index("seed")["aubc"]
@@ -114,7 +116,7 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
                 "final_mean": m["final_balanced_accuracy"].mean(), "final_std": m["final_balanced_accuracy"].std(ddof=1),
                 "minority_mean": m["final_minority_accuracy"].mean(),
                 "classes": m["classes_discovered"].mean(), "ir": m["labelled_ir"].mean(),
-                "seeds": len(m),
+                "seeds": len(m), "embedding": embeddings.get(method, "–"),
             })
         ranking = pd.DataFrame(rows).sort_values("aubc_mean", ascending=False).reset_index(drop=True)
         ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
@@ -158,6 +160,7 @@ def ranking_display(r: pd.DataFrame, baseline: str = "random") -> pd.DataFrame:
         "minority acc %": [_fmt(m, np.nan) for m in r["minority_mean"]],
         "classes": [_num(c, 1) for c in r["classes"]],
         "ir": [_num(v, 3) for v in r["ir"]],
+        "embedding": r["embedding"],
         "seeds": r["seeds"],
         **stats_columns.display_columns(r, baseline, [unmark(m) == baseline for m in r["method"]]),
     })
@@ -206,7 +209,9 @@ def to_markdown(suite_name: str, boards: list[SettingBoard], missing: int, faile
     lines.append("Ranked by area under the budget curve (AUBC) of test accuracy averaged over classes; "
                  f"mean ± std over seeds. Δ {baseline} is the paired per-seed AUBC difference to {baseline} "
                  "(the baseline) with a 95% t-interval, in percentage points. Final columns are at the last budget. "
-                 "ir = σ/μ of the labelled set's class counts.")
+                 "ir = σ/μ of the labelled set's class counts. "
+                 "embedding: what a method selects in (self-supervised: the pool's self-supervised embedding; "
+                 "learner: the task model's features; source: the one-shot source model's; –: scores only).")
     lines += notes(boards)
     if missing or failed:
         lines.append(f"**Incomplete:** {missing} cell(s) not run yet, {failed} failed (see `albench status`).")

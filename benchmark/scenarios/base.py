@@ -124,6 +124,11 @@ class Scenario(ABC):
         wanted = [f for f in NEED_FIELDS if f != "feature_layers" and getattr(needs, f)]
         missing = [f for f in wanted if f not in self.provides]
         kind = getattr(self, "kind", type(self).__name__)
+        if "ssl_embeddings" in missing:
+            raise SuiteError(
+                f"Method {method_name!r} selects in a self-supervised embedding of the pool (embedding: "
+                f"self_supervised), which the {kind!r} scenario cannot provide (it has no unlabelled pool images to "
+                f"learn one from); set embedding: learner for this method, or use an iterative or coldstart scenario.")
         if missing:
             raise SuiteError(
                 f"Method {method_name!r} needs {', '.join(missing)}, which the {kind!r} scenario does not "

@@ -27,19 +27,21 @@ from benchmark.data.loading import load_pool, make_imbalance
 from benchmark.data.oracle import Oracle
 from benchmark.data.pool import ImagePool
 from benchmark.data.splits import Splits, make_splits
+from benchmark.learn.contrastive import SimCLRRecipe, ssl_embedding, ssl_key
 from benchmark.learn.learner import Learner, LearnerRecipe, resolve_device
 from benchmark.scenarios.base import Episode, Scenario
 from benchmark.select.api import Needs, QueryStrategy, SelectionView
 
 ITERATIVE_PROVIDES = frozenset({"probs", "labelled_probs", "features", "embeddings", "mc_dropout", "validation",
-                                "images", "learner", "ensemble", "hidden_labels", "oracle"})
+                                "images", "learner", "ensemble", "hidden_labels", "oracle", "ssl_embeddings"})
 EVALUATE_ON = ("test", "validation")  # the split every round is scored on
 
 
 def split_key(spec: CellSpec) -> tuple[Any, ...]:
     """What the pool, the splits and the initial set depend on (never the method or the learner, nor
-    which split a round is scored on: a tuning cell has the same pool and splits as the suite's cell)."""
-    scenario = {k: v for k, v in spec.scenario.items() if k != "evaluate_on"}
+    which split a round is scored on: a tuning cell has the same pool and splits as the suite's cell, nor
+    the self-supervised embedding's recipe)."""
+    scenario = {k: v for k, v in spec.scenario.items() if k not in ("evaluate_on", "ssl")}
     return ("splits", spec.dataset.to_dict(), spec.imbalance.to_dict(), scenario, spec.seed)
 
 
@@ -52,7 +54,9 @@ class IterativeScenario(Scenario):
     validation set (drawn before imbalance, so it stays balanced); ``pool_size`` optionally
     subsamples the rest (before imbalance); ``test_per_class`` optionally subsamples the official
     test split to a balanced subset. ``initial=0`` means the first round selects from the
-    initial (random or pretrained) model, as in the CVPR paper.
+    initial (random or pretrained) model, as in the CVPR paper. ``ssl`` is the recipe of the pool's
+    self-supervised embedding (``benchmark.learn.contrastive.SimCLRRecipe``; defaults when absent),
+    computed only when a method asks for it (``embedding: self_supervised``).
     """
 
     rounds: int = 5
@@ -62,6 +66,7 @@ class IterativeScenario(Scenario):
     pool_size: int | None = None
     test_per_class: int | None = None
     evaluate_on: str = "test"
+    ssl: Mapping[str, Any] | None = None
     kind: str = "iterative"
 
     provides: ClassVar[frozenset[str]] = ITERATIVE_PROVIDES
@@ -82,7 +87,12 @@ class IterativeScenario(Scenario):
         check_fields(d, cls, "scenario", f"the {cls.kind_name()} scenario", cls.rules)
         sc = cls(**dict(d))
         sc.check_budget()
+        sc.ssl_recipe()
         return sc
+
+    def ssl_recipe(self) -> SimCLRRecipe:
+        """The checked recipe of the self-supervised embedding (``scenario.ssl``)."""
+        return SimCLRRecipe.from_mapping(self.ssl or {}, "scenario.ssl")
 
     def check_budget(self) -> None:
         """The labels the cell spends must be at least one and, with ``pool_size``, fit in the pool (what
@@ -141,6 +151,7 @@ class IterativeEpisode(Episode):
         self.eval_y = np.asarray(splits.test_y if on_test else self.val_y)
         self.members: list[Learner] = []
         self.rotation_accuracy: float | None = None  # of the rotation-pretrained backbone, if any
+        self.ssl: np.ndarray | None = None  # the pool's self-supervised embedding, if a method asks for it
 
     def per_round(self, b: int) -> int:
         return self.sc.per_round
@@ -174,6 +185,8 @@ class IterativeEpisode(Episode):
             shown = "unknown" if self.rotation_accuracy is None else f"{self.rotation_accuracy:.4f}"
             self.log.say(f"rotation pretraining {'computed' if computed else 'loaded from cache'}: {path.name} "
                          f"(rotation accuracy on the scored split's images: {shown})")
+        if needs.ssl_embeddings:
+            self.start_ssl()
         paired = spec.paired_key()
         self.members = [Learner(recipe, pool.num_classes, pool.image_shape, pool.mean, pool.std,
                                 seed=torch_seed("init", paired, *([m] if m else [])),
@@ -181,6 +194,16 @@ class IterativeEpisode(Episode):
                         for m in range(max(1, needs.ensemble))]
         for member in self.members:
             member.infer_phase = lambda: self.timer.charge("infer", inside="select")
+
+    def start_ssl(self) -> None:
+        """Compute (phase ``pretrain``) or load the pool's cached self-supervised embedding."""
+        spec, recipe = self.spec, self.sc.ssl_recipe()
+        key = ssl_key(spec.dataset.to_dict(), spec.imbalance.to_dict(), spec.seed, self.splits.pool_idx, recipe)
+        with self.timer.phase("pretrain"):
+            self.ssl, computed, path = ssl_embedding(key, self.x_pool, recipe, torch_seed("ssl", key),
+                                                     resolve_device(self.recipe.device), self.counter)
+        self.log.say(f"self-supervised embedding {'computed' if computed else 'loaded from cache'}: {path.name} "
+                     f"({self.ssl.shape[0]} × {self.ssl.shape[1]})")
 
     @property
     def learner(self) -> Learner:
@@ -213,6 +236,9 @@ class IterativeEpisode(Episode):
         if needs.embeddings:
             kw["embeddings"] = learner.penultimate(x_unl)
             kw["labelled_embeddings"] = learner.penultimate(x_pool[labelled])
+        if needs.ssl_embeddings and self.ssl is not None:
+            kw["ssl_embeddings"] = self.ssl[unlabelled]
+            kw["labelled_ssl_embeddings"] = self.ssl[labelled]
         if needs.features:
             kw["features"] = learner.embed(x_unl, needs.feature_layers)
             kw["labelled_features"] = learner.embed(x_pool[labelled], needs.feature_layers) if len(labelled) else None

@@ -31,6 +31,10 @@ class Needs:
     embeddings: the penultimate representation h(x), the classifier's input, of the unlabelled and
     labelled points (BADGE's gradient embedding is (p − onehot(ŷ)) ⊗ h). In one-shot scenarios
     it is the source model's F_S. labelled_probs: softmax outputs on the labelled points too.
+    ssl_embeddings: a self-supervised embedding of the pool (``benchmark.learn.contrastive``), learnt once
+    per setting from the unlabelled images only, before any label; the same in every round and for
+    every method of the setting (TypiClust's and ProbCover's representation). Scenarios that have no
+    pool images to learn it from (one-shot) refuse it when the suite loads.
     """
 
     probs: bool = False
@@ -45,6 +49,7 @@ class Needs:
     ensemble: int = 0
     hidden_labels: bool = False
     oracle: bool = False  # label points one at a time inside select (WACV balancing, GALAXY): view.reveal
+    ssl_embeddings: bool = False
 
 
 def _readonly(a: np.ndarray | None) -> np.ndarray | None:
@@ -71,6 +76,8 @@ class SelectionView:
     labelled_probs: np.ndarray | None = None  # (n_labelled, classes)
     embeddings: np.ndarray | None = None  # (n_unlabelled, d): the classifier's input h(x)
     labelled_embeddings: np.ndarray | None = None  # (n_labelled, d)
+    ssl_embeddings: np.ndarray | None = None  # (n_unlabelled, d'): the self-supervised embedding
+    labelled_ssl_embeddings: np.ndarray | None = None  # (n_labelled, d')
     features: np.ndarray | None = None  # (n_unlabelled, d)
     labelled_features: np.ndarray | None = None  # (n_labelled, d)
     mc_probs: np.ndarray | None = None  # (K, n_unlabelled, classes)
@@ -89,7 +96,8 @@ class SelectionView:
 
     def __post_init__(self) -> None:
         for name in ("unlabelled", "labelled", "labelled_y", "probs", "labelled_probs", "embeddings",
-                     "labelled_embeddings", "features", "labelled_features",
+                     "labelled_embeddings", "ssl_embeddings", "labelled_ssl_embeddings", "features",
+                     "labelled_features",
                      "mc_probs", "images", "labelled_images", "val_y", "val_probs", "val_features", "val_images",
                      "ensemble_probs", "hidden_y"):
             object.__setattr__(self, name, _readonly(getattr(self, name)))
@@ -145,6 +153,42 @@ def check_first_round(value: str, method: str) -> str:
         raise AlbenchError(f"{method}: first_round must be one of {FIRST_ROUND} (who picks round 0's batch), "
                            f"got {value!r}.")
     return value
+
+
+EMBEDDINGS = ("self_supervised", "learner")
+
+
+def check_embedding(value: str, method: str) -> str:
+    """``value`` if it is a valid ``embedding`` (the representation a method selects in), else an
+    AlbenchError saying what is allowed."""
+    if value not in EMBEDDINGS:
+        raise AlbenchError(f"{method}: embedding must be one of {EMBEDDINGS} (self_supervised: the pool's "
+                           f"self-supervised embedding; learner: the task model's representation), got {value!r}.")
+    return value
+
+
+def embedding_needs(embedding: str, learner: Needs) -> Needs:
+    """The needs of a method that selects in ``embedding``: ``learner`` (what it asks of the task model
+    for the ``learner`` choice) or the self-supervised embedding alone."""
+    return learner if embedding == "learner" else Needs(ssl_embeddings=True)
+
+
+def selection_space(view: SelectionView, embedding: str, learner_field: str,
+                    method: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(unlabelled rows, labelled rows or None) of the representation a method selects in: the
+    self-supervised embedding, or the view's ``learner_field`` (``embeddings`` or ``features``)."""
+    field = "ssl_embeddings" if embedding == "self_supervised" else learner_field
+    labelled = getattr(view, f"labelled_{field}")
+    return view.require(field, method), labelled
+
+
+def embedding_label(needs: Needs, scenario_kind: str = "iterative") -> str:
+    """What a method with these needs selects in, as reports state it: ``self-supervised``, ``learner``
+    (the task model's representation; ``source`` in a one-shot scenario: the source model's F_S), both
+    (BADGE's self-supervised round 0), or ``–`` (scores only)."""
+    learner = "source" if scenario_kind == "oneshot" else "learner"
+    parts = (["self-supervised"] if needs.ssl_embeddings else []) + ([learner] if needs.embeddings or needs.features else [])
+    return " + ".join(parts) or "–"
 
 
 def top_k(scores: np.ndarray, k: int, candidates: np.ndarray) -> np.ndarray:
