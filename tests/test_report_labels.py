@@ -185,3 +185,11 @@ def test_method_parameters_are_columns_of_the_flat_table(tmp_path):
     assert set(back["imbalance.ratio"]) == {3}
     assert "method.first_round" in back and set(varr["method.first_round"]) == {"method"}  # a default, not in the suite
     assert len(table) == len(back)
+
+
+def test_a_page_of_cells_without_phase_costs_says_so_instead_of_drawing_an_empty_figure(tmp_path):
+    table = shared_phase_table()
+    table = table.drop(columns=[f"{p}_{what}" for p in PHASES for what in ("seconds", "forward", "backward")])
+    page = write_html("s", lb.build(table), profile_table(table), tmp_path)
+    assert "recorded no per-phase seconds or passes" in page.read_text()
+    assert not list(tmp_path.glob("fig-*-cost.png"))

@@ -387,6 +387,9 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
         from benchmark.report.profile import PROFILE_INTRO, SHARED_INTRO
 
         df = profiles[title]
+        if not cost_panels(df):  # cells stored without per-phase costs: say so rather than draw nothing
+            return ["<h4>Cost per cell</h4>",
+                    '<p class="muted">These cells recorded no per-phase seconds or passes.</p>']
         src = next_figure("cost")
         plot_cost(title, df, out_dir / src, palette)
         out = ["<h4>Cost per cell (sum over its rounds), mean over seeds</h4>",

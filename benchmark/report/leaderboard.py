@@ -324,7 +324,7 @@ _LATEX_SPECIALS = {"\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$"
                    "{": r"\{", "}": r"\}", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}"}
 _LATEX_SYMBOLS = {"Δ": r"$\Delta$", "±": r"$\pm$", "σ": r"$\sigma$", "μ": r"$\mu$", "–": "--", "·": r"$\cdot$",
                   "×": r"$\times$", ORACLE_MARK: r"\textsuperscript{\dag}",
-                  EXTRA_LABELS_MARK: r"\textsuperscript{\ddag}", "ŷ": r"$\hat{y}$", "≤": r"$\leq$", "≥": r"$\geq$", "∘": r"$\circ$"}
+                  EXTRA_LABELS_MARK: r"\textsuperscript{\ddag}", "ŷ": r"$\hat{y}$", "≤": r"$\leq$", "≥": r"$\geq$", "∘": r"$\circ$", "—": "---", "∞": r"$\infty$", "≈": r"$\approx$"}
 
 
 def latex_text(text: str) -> str:
