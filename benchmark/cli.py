@@ -223,6 +223,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"skipping cells that need them: {message}", flush=True)
     if not todo:
         return 0
+    if timebox is not None:
+        import time
+
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(timebox.deadline))
+        print(f"time box: no cell starts after {stamp}.{int(timebox.deadline % 1 * 10)}Z; cells still inside a "
+              f"round {timebox.grace_s:g} s later are stopped there", flush=True)
     failed, elsewhere, outcomes = [], [], []
     show = not args.no_progress and sys.stderr.isatty()
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

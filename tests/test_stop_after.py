@@ -4,6 +4,7 @@ grace is over are stopped there, and the run exits 0 with one summary line withi
 stop_after + grace + the executor's shutdown; the next run resumes the paused cells."""
 from __future__ import annotations
 
+import calendar
 import json
 import os
 import re
@@ -64,10 +65,12 @@ def sleepy(tmp_path_factory):
     registry._loaded.discard(file.resolve())
 
 
-def _suite(tmp_path: Path, methods: list[dict], rounds: int) -> Path:
+def _suite(tmp_path: Path, methods: list[dict], rounds: int, initial: int = 10) -> Path:
+    """A tiny suite; with ``initial: 0`` round 0 trains nothing (its select runs at once), so its
+    checkpoint exists within moments of the cell's start, however loaded the machine is."""
     path = tmp_path / "suite.yaml"
     path.write_text(yaml.safe_dump(tiny_suite(methods=methods, scenario={
-        "initial": 10, "rounds": rounds, "per_round": 3, "val_per_class": 3})))
+        "initial": initial, "rounds": rounds, "per_round": 3, "val_per_class": 3})))
     return path
 
 
@@ -151,7 +154,7 @@ def test_slurm_driver_submits_nothing_after_the_deadline(tmp_path, sleepy):
 def test_inline_run_pauses_at_a_round_boundary_and_the_next_run_resumes(tmp_path, sleepy, capsys):
     """Three cells of 4 rounds, 0.4 s of select per round: the deadline (1 s) falls inside the first
     cell, which pauses at its next round boundary; the others never start."""
-    suite = _suite(tmp_path, [{"name": "sleepy", "delay": 0.4, "tag": t} for t in range(3)], 4)
+    suite = _suite(tmp_path, [{"name": "sleepy", "delay": 0.4, "tag": t} for t in range(3)], 4, initial=0)
     results = tmp_path / "results"
     args = ["run", str(suite), "--results", str(results), "--plugins", str(sleepy), "--executor", "inline",
             "--no-progress"]
@@ -164,7 +167,7 @@ def test_inline_run_pauses_at_a_round_boundary_and_the_next_run_resumes(tmp_path
     store = ResultStore(results)
     resume = next_round(store.checkpoint_dir(first.cell_id), first.cell_id)
     assert labels == [(f"{first.label()} [{first.cell_id}]", resume)] and 1 <= resume <= 4
-    assert took < 1 + 0.4 + 10  # one round after the deadline (a round here: < 10 s even on a loaded CPU)
+    assert took < 1 + 60  # one round after the deadline (a round here: seconds, even on a loaded CPU)
     assert not (results / "cells").exists() and not list((results / "claims").iterdir())
 
     assert main(args) == 0  # no time box: everything runs, the paused cell from its checkpoint
@@ -177,17 +180,17 @@ def test_inline_run_pauses_at_a_round_boundary_and_the_next_run_resumes(tmp_path
 def test_inline_cell_inside_a_round_is_stopped_when_the_grace_is_over(tmp_path, sleepy, capsys):
     """A cell whose round 1 never ends: stopped stop_after + grace after the start, paused at round 1
     (its round-0 checkpoint); the run still exits 0."""
-    suite = _suite(tmp_path, [{"name": "sleepy", "block_from": 1}, {"name": "sleepy", "tag": 1}], 3)
+    suite = _suite(tmp_path, [{"name": "sleepy", "block_from": 1}, {"name": "sleepy", "tag": 1}], 3, initial=0)
     results = tmp_path / "results"
     t0 = time.monotonic()
     code = main(["run", str(suite), "--results", str(results), "--plugins", str(sleepy), "--executor", "inline",
-                 "--no-progress", "--stop-after", "1s", "--stop-grace", "1s"])
+                 "--no-progress", "--stop-after", "3s", "--stop-grace", "2s"])
     took = time.monotonic() - t0
     assert code == 0
     finished, paused, labels, pending = _summary(capsys.readouterr().out)
     first = load_suite(suite).cells[0]
     assert (finished, paused, pending) == (0, 1, 1) and labels == [(f"{first.label()} [{first.cell_id}]", 1)]
-    assert 2.0 <= took < 2.0 + 5  # stop_after + grace, plus the alarm's unwinding
+    assert 5.0 <= took < 5.0 + 5  # stop_after + grace, plus the alarm's unwinding
     store = ResultStore(results)
     assert next_round(store.checkpoint_dir(first.cell_id), first.cell_id) == 1
     assert not (results / "claims").exists() or not list((results / "claims").iterdir())
@@ -200,9 +203,10 @@ def test_local_run_stops_within_its_bound_and_keeps_the_checkpoints(tmp_path, sl
     """Two workers: cell A (1.5 s per round, 30 rounds) is running at the deadline and pauses at its
     next round boundary; cell B never ends its round 1 and is stopped when the grace is over; cell C
     never starts. The driver exits 0 within stop_after + grace + GRACE_S + start-up and teardown.
-    (Slow: a fresh worker's first round takes up to ~16 s on the loaded 2-core CPU, so the time box
-    is 40 s.)"""
-    stop_after, grace = 40.0, 3.0
+    (Slow: a fresh worker's first round took 16 s to over a minute on the loaded 2-core CPU, so the
+    time box is 90 s; the bound is measured from the deadline the run prints, since the
+    interpreter's start-up before it took up to 150 s at load 20.)"""
+    stop_after, grace = 90.0, 3.0
     suite = _suite(tmp_path, [{"name": "sleepy", "delay": 1.5},
                               {"name": "sleepy", "block_from": 1},
                               {"name": "sleepy", "tag": 2}], 30)
@@ -212,14 +216,19 @@ def test_local_run_stops_within_its_bound_and_keeps_the_checkpoints(tmp_path, sl
     proc = subprocess.run([sys.executable, "-m", "benchmark.cli", "run", str(suite), "--results", str(results),
                            "--plugins", str(sleepy), "--workers", "2", "--no-progress",
                            "--stop-after", f"{stop_after}s", "--stop-grace", f"{grace}s"],
-                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=900)
+    ended = time.time()
     took = time.monotonic() - t0
     out = proc.stdout + proc.stderr
     assert proc.returncode == 0, out
-    print(f"local time-boxed run: exited {took:.1f} s after its start (stop_after {stop_after}, grace {grace})")
-    # + 2 s reaping the workers, + 12 s for the interpreter's start-up and imports before the time box
-    # begins and its exit (8.6 and 11.5 s measured on the loaded 2-core CPU)
-    assert took < stop_after + grace + GRACE_S + 2 + 12, out
+    stamp = re.search(r"time box: no cell starts after (\S+)Z", out)
+    assert stamp, out
+    deadline = calendar.timegm(time.strptime(stamp[1].split(".")[0], "%Y-%m-%dT%H:%M:%S")) + int(stamp[1][-1]) / 10
+    print(f"local time-boxed run: exited {took:.1f} s after its start, {ended - deadline:.1f} s after its deadline "
+          f"(stop_after {stop_after}, grace {grace})")
+    # after the deadline: the grace, the workers' shutdown (GRACE_S) and reaping (2 s), and the
+    # interpreter's exit (under 10 s even at load 20 on the 2 cores)
+    assert ended - deadline < grace + GRACE_S + 2 + 10, out
     a, b, c = load_suite(suite).cells
     store = ResultStore(results)
     finished, paused, labels, pending = _summary(out)

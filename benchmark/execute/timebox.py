@@ -11,11 +11,12 @@ workers and Slurm tasks alike, compares against the same instant) and a grace pe
    workers get SIGTERM, the inline executor a SIGALRM, a Slurm task its time limit. Its checkpoint
    of the last finished round is kept, so it resumes there; the round in flight is lost.
 
-So a time-boxed run returns at most ``stop_after + grace`` after it starts, plus the executor's
-shutdown (local workers: ``executors.GRACE_S`` = 3 s, and up to 2 s reaping them), the
-interpreter's start-up before the time box begins and its exit (together 8.6-11.5 s measured on a
-loaded 2-core CPU); with rounds shorter than the grace, every cell in flight is paused at a round
-boundary. ``tests/test_stop_after.py`` tests both cases against that bound. The run ends with one summary line
+So a time-boxed run returns at most ``grace`` after its deadline (which ``albench run`` prints),
+plus the executor's shutdown (local workers: ``executors.GRACE_S`` = 3 s, and up to 2 s reaping
+them) and the interpreter's exit; with rounds shorter than the grace, every cell in flight is paused
+at a round boundary. ``tests/test_stop_after.py`` tests both cases against that bound. Counted from
+the command's start, add the interpreter's start-up before the time box begins (seconds; 8.6-11.5 s
+together with the exit at load 7 on 2 cores, up to 150 s at load 20). The run ends with one summary line
 (``summary_line``): cells finished, paused (with the round each resumes at), pending.
 """
 from __future__ import annotations
