@@ -200,14 +200,14 @@ def test_inline_cell_inside_a_round_is_stopped_when_the_grace_is_over(tmp_path, 
 # ------------------------------------------------------------------ local workers
 @pytest.mark.slow
 def test_local_run_stops_within_its_bound_and_keeps_the_checkpoints(tmp_path, sleepy):
-    """Two workers: cell A (1.5 s per round, 30 rounds) is running at the deadline and pauses at its
+    """Two workers: cell A (4 s per round, 30 rounds: 2 min) is running at the deadline and pauses at its
     next round boundary; cell B never ends its round 1 and is stopped when the grace is over; cell C
     never starts. The driver exits 0 within stop_after + grace + GRACE_S + start-up and teardown.
     (Slow: a fresh worker's first round took 16 s to over a minute on the loaded 2-core CPU, so the
     time box is 90 s; the bound is measured from the deadline the run prints, since the
     interpreter's start-up before it took up to 150 s at load 20.)"""
     stop_after, grace = 90.0, 3.0
-    suite = _suite(tmp_path, [{"name": "sleepy", "delay": 1.5},
+    suite = _suite(tmp_path, [{"name": "sleepy", "delay": 4.0},
                               {"name": "sleepy", "block_from": 1},
                               {"name": "sleepy", "tag": 2}], 30)
     results = tmp_path / "results"
