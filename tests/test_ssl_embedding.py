@@ -62,9 +62,10 @@ def test_embedding_is_deterministic_for_a_seed(tmp_path, monkeypatch):
     assert np.array_equal(a, b)
 
 
-def test_cells_and_methods_of_a_setting_share_one_embedding():
+def test_cells_and_methods_of_a_setting_share_one_embedding(monkeypatch, tmp_path):
     """Computed by the first cell that asks (phase pretrain), loaded by every later cell and method of
     the same (dataset, imbalance, seed, recipe); a method that does not ask never computes it."""
+    monkeypatch.setenv("ALBENCH_CACHE", str(tmp_path / "cache"))  # empty: another test may have computed it
     suite = tiny_suite(methods=("random", "typiclust", "probcover", {"name": "coreset", "embedding": "self_supervised"}))
     rnd, typ, prob, core = expand(suite).cells
     first, second, third = run_cell(typ), run_cell(prob), run_cell(core)
