@@ -351,7 +351,10 @@ class Learner:
     def head_weights(self) -> np.ndarray:
         """W (classes, d): the weight matrix of the classifier, the model's last linear layer (BASE's
         per-pair normaliser ‖w_ŷ − w_c‖)."""
-        return to_numpy(classifier_module(self.model).weight.detach().cpu()).astype(np.float32)
+        weight = classifier_module(self.model).weight
+        if not isinstance(weight, torch.Tensor):
+            raise AlbenchError(f"{type(self.model).__name__}'s classifier has no weight matrix.")
+        return to_numpy(weight.detach().cpu()).astype(np.float32)
 
     @charged_to_infer
     @torch.no_grad()
