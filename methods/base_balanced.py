@@ -3,6 +3,8 @@ at the ImageNet Scale", arXiv 2111.12880, 2021): the same number of points per c
 taking the unlabelled points closest to its decision boundary."""
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from benchmark.core.errors import AlbenchError
@@ -328,6 +330,7 @@ class BalancedSelection(QueryStrategy):
 
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
         probs = view.require("probs", "base")
-        norms = head_norms(view.require("learner", "base").head_weights()) if self.normalised else None
+        learner: Any = view.require("learner", "base") if self.normalised else None
+        norms = head_norms(learner.head_weights()) if learner is not None else None
         quotas = class_quotas(k, probs.shape[1], rng)
         return view.unlabelled[balanced_selection(probs, quotas, score=self.score, norms=norms)]

@@ -62,10 +62,10 @@ def test_embedding_is_deterministic_for_a_seed(tmp_path, monkeypatch):
     assert np.array_equal(a, b)
 
 
-def test_cells_and_methods_of_a_setting_share_one_embedding(monkeypatch, tmp_path):
+def test_cells_and_methods_of_a_setting_share_one_embedding(tmp_path, monkeypatch):
     """Computed by the first cell that asks (phase pretrain), loaded by every later cell and method of
     the same (dataset, imbalance, seed, recipe); a method that does not ask never computes it."""
-    monkeypatch.setenv("ALBENCH_CACHE", str(tmp_path / "cache"))  # empty: another test may have computed it
+    monkeypatch.setenv("ALBENCH_CACHE", str(tmp_path))  # empty: the session's cache may hold this pool's
     suite = tiny_suite(methods=("random", "typiclust", "probcover", {"name": "coreset", "embedding": "self_supervised"}))
     rnd, typ, prob, core = expand(suite).cells
     first, second, third = run_cell(typ), run_cell(prob), run_cell(core)
@@ -80,7 +80,10 @@ def test_cells_and_methods_of_a_setting_share_one_embedding(monkeypatch, tmp_pat
     assert first.rounds.loc[0, "accuracy"] == plain.rounds.loc[0, "accuracy"]
 
 
-def test_another_recipe_is_another_artifact():
+def test_another_recipe_is_another_artifact(tmp_path, monkeypatch):
+    monkeypatch.setenv("ALBENCH_CACHE", str(tmp_path))
+    first = run_cell(expand(tiny_suite(methods=("typiclust",))).cells[0])
+    assert "self-supervised embedding computed" in first.log
     suite = tiny_suite(methods=("typiclust",), scenario={**TINY_SCENARIO, "ssl": {**TINY_SCENARIO["ssl"], "steps": 5}})
     assert "self-supervised embedding computed" in run_cell(expand(suite).cells[0]).log
 

@@ -351,7 +351,9 @@ class Learner:
     def head_weights(self) -> np.ndarray:
         """W (classes, d): the weight matrix of the classifier, the model's last linear layer (BASE's
         per-pair normaliser ‖w_ŷ − w_c‖)."""
-        weight: torch.Tensor = classifier_module(self.model).weight  # type: ignore[assignment]
+        weight = classifier_module(self.model).weight
+        if not isinstance(weight, torch.Tensor):
+            raise AlbenchError(f"{type(self.model).__name__}'s classifier has no weight matrix.")
         return to_numpy(weight.detach().cpu()).astype(np.float32)
 
     @charged_to_infer
