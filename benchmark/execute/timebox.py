@@ -26,12 +26,19 @@ import re
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from benchmark.core.errors import AlbenchError
 
-if TYPE_CHECKING:
-    from benchmark.execute.executors import Outcome
+
+class Outcome(Protocol):
+    """What the summary reads of an executor's outcome (``executors.Outcome`` has it; this module sits
+    below the executors, so it names the fields instead of importing the class)."""
+
+    status: str
+    label: str
+    cell_id: str
+    next_round: int | None
 
 DEFAULT_GRACE_S = 60.0
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
