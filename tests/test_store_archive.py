@@ -13,7 +13,7 @@ import yaml
 
 from benchmark.cli import main
 from benchmark.execute.archive import INDEX, ArchiveError, export_cells, import_archive
-from benchmark.execute.store import ResultStore
+from benchmark.execute.store import MANIFEST, ResultStore
 from benchmark.execute.suite import load_suite
 from benchmark.scenarios.checkpoint import next_round
 from tests.conftest import tiny_suite, tree_digest
@@ -107,7 +107,11 @@ def test_overlapping_stores_merge_without_overwriting(stores, tmp_path, capsys):
     assert main(["store", "import", str(archive), "--results", str(a)]) == 0
     out = capsys.readouterr().out
     assert "imported 1 cell(s), 0 already present and identical, 1 conflicting (kept the store's)" in out
-    assert f"conflict: cell {cell1.cell_id} differs from the store's copy in " in out and "log.txt" in out
+    ours, theirs = stores["a"] / "cells" / cell1.cell_id, stores["b"] / "cells" / cell1.cell_id
+    differing = sorted(f.name for f in ours.iterdir() if f.name != MANIFEST
+                       and f.read_bytes() != (theirs / f.name).read_bytes())
+    assert differing, "cell 1 computed twice should differ in its timings"
+    assert f"conflict: cell {cell1.cell_id} differs from the store's copy in {', '.join(differing)};" in out
     assert tree_digest(a / "cells" / cell1.cell_id) == kept
     store = ResultStore(a)
     assert all(store.is_done(c.cell_id) for c in stores["cells"])

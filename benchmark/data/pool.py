@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from benchmark.core.digest import file_digest
 from benchmark.core.errors import DataError
 from benchmark.core.metrics import imbalance_ratio  # noqa: F401  (re-exported for imbalance plugins)
 
@@ -80,14 +81,8 @@ def data_root(explicit: str | Path | None = None) -> Path | None:
 
 
 def md5sum(path: Path) -> str:
-    """MD5 of a file, read in 1 MiB blocks (torchvision's reference sums are MD5)."""
-    import hashlib
-
-    digest = hashlib.md5()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    """MD5 of a file (torchvision's reference sums are MD5)."""
+    return file_digest(path, "md5")
 
 
 def verify_md5(path: Path, expected: str, what: str) -> None:

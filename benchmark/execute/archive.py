@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from benchmark.core.digest import file_digest
 from benchmark.core.errors import AlbenchError
 from benchmark.core.spec import CellSpec
 from benchmark.execute.claims import write_error
@@ -97,14 +98,6 @@ class ImportReport:
             out.append(f"conflict: cell {cid} differs from the store's copy in {', '.join(files)}; the store's copy "
                        f"is kept (the same cell computed twice, e.g. on two machines)")
         return out
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _compression(path: Path) -> str:
@@ -173,7 +166,7 @@ def _write_volume(tmp: Path, kind: str, units: list[Unit], header: dict[str, Any
     """One self-contained archive of ``units`` (its own index first); its size in bytes."""
     members = [m for unit in units for m in unit]
     try:
-        listed: dict[str, dict[str, Any]] = {name: {"bytes": path.stat().st_size, "sha256": _sha256(path)}
+        listed: dict[str, dict[str, Any]] = {name: {"bytes": path.stat().st_size, "sha256": file_digest(path)}
                                              for name, path in members}
     except OSError as exc:  # a cell or checkpoint vanished while being read (another run)
         raise ArchiveError(f"cannot read {exc.filename} while exporting: {exc.strerror}; run the export again") from None
@@ -317,7 +310,7 @@ def _listing(folder: Path) -> dict[str, str]:
             return {name: str(entry["sha256"]) for name, entry in files.items()}
         except (OSError, ValueError, KeyError, TypeError):
             pass
-    return {p.name: _sha256(p) for p in sorted(folder.iterdir()) if p.is_file()}
+    return {p.name: file_digest(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
 def _differing(a: Path, b: Path) -> list[str]:

@@ -24,7 +24,6 @@ as it was (the staging folder is removed).
 from __future__ import annotations
 
 import errno
-import hashlib
 import json
 import math
 import os
@@ -39,6 +38,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from benchmark.core.digest import file_digest
 from benchmark.core.errors import AlbenchError
 from benchmark.core.result import CellResult
 from benchmark.core.spec import CellSpec
@@ -71,14 +71,6 @@ def _write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str) + "\n")
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def _fsync_folder(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -98,7 +90,7 @@ def _fsync(path: Path) -> None:
 def _write_manifest(folder: Path, write_seconds: float | None = None) -> None:
     """MANIFEST.json: size and sha256 of every file of the folder (and how long writing them took, the
     profile's *store* phase). Written last: a cell without a matching manifest was not completely written."""
-    files = {p.name: {"bytes": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(folder.iterdir())}
+    files = {p.name: {"bytes": p.stat().st_size, "sha256": file_digest(p)} for p in sorted(folder.iterdir())}
     extra = {} if write_seconds is None else {"write_seconds": round(write_seconds, 6)}
     _write_json(folder / MANIFEST, {"format": 1, "files": files, **extra})
 
@@ -128,7 +120,7 @@ def _manifest_problems(folder: Path) -> list[str]:
             size = file.stat().st_size
             if size != entry["bytes"]:
                 problems.append(f"{name} has {size} bytes, {MANIFEST} says {entry['bytes']}")
-            elif _sha256(file) != entry["sha256"]:
+            elif file_digest(file) != entry["sha256"]:
                 problems.append(f"{name} does not match its sha256 in {MANIFEST}")
         except FileNotFoundError:
             problems.append(f"{name} is missing")

@@ -112,7 +112,7 @@ _RANKING_HELP = {
 }
 
 
-def _inline_markup(text: str) -> str:
+def inline_markup(text: str) -> str:
     """Escape, then the little markdown the notes use: **bold** and `code`."""
     out = html.escape(text)
     out = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", out)
@@ -300,7 +300,16 @@ def _band_caption(seeds: Sequence[int]) -> str:
     return f"line = mean, shaded band = ± 1 std over {_seeds_text(seeds)}"
 
 
-def _figure(src: str, alt: str, caption: str) -> str:
+def page_html(title: str, body: list[str]) -> str:
+    """A standalone page: ``body`` (HTML fragments) with the stylesheet and the column sorter inlined."""
+    return "\n".join([
+        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{html.escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+        *body, f"<script>{SORTER_JS}</script>", "</body>", "</html>", ""])
+
+
+def figure_html(src: str, alt: str, caption: str) -> str:
     return (f'<figure><img src="{html.escape(src)}" alt="{html.escape(alt)}" loading="eager">'
             f"<figcaption>{caption}</figcaption></figure>")
 
@@ -341,7 +350,7 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
 
     body = [f"<h1>Leaderboard: {html.escape(suite_name)}</h1>"]
     if description.strip():
-        body.append(f"<p>{_inline_markup(description.strip())}</p>")
+        body.append(f"<p>{inline_markup(description.strip())}</p>")
     body.append(
         "<p>Ranked by area under the budget curve (AUBC) of test accuracy averaged over classes (balanced "
         f"accuracy); mean ± std over seeds. Δ {html.escape(baseline)} is the paired per-seed AUBC difference "
@@ -352,7 +361,7 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
         body.append(f'<p class="warning">Incomplete: {missing} cell(s) not run yet, {failed} failed '
                     "(see <code>albench status</code>).</p>")
     if notes:
-        body.append('<ul class="notes">' + "".join(f"<li>{_inline_markup(n)}</li>" for n in notes) + "</ul>")
+        body.append('<ul class="notes">' + "".join(f"<li>{inline_markup(n)}</li>" for n in notes) + "</ul>")
 
     groups: dict[str, list[tuple[int, lb.SettingBoard]]] = {}
     for i, b in enumerate(boards, start=1):
@@ -393,14 +402,14 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
         src = next_figure("cost")
         plot_cost(title, df, out_dir / src, palette)
         out = ["<h4>Cost per cell (sum over its rounds), mean over seeds</h4>",
-               f'<p class="muted">{_inline_markup(PROFILE_INTRO)}</p>',
+               f'<p class="muted">{inline_markup(PROFILE_INTRO)}</p>',
                _numeric_table(df, f"{anchor}-cost", palette, column_digits=column_digits),
-               _figure(src, f"cost profile: {title}",
+               figure_html(src, f"cost profile: {title}",
                        "Cost by method (bars in the method's colour), each a cell's total over all its rounds, "
                        "mean over seeds: seconds in the AL phase (infer + select), seconds retraining, and the "
                        "AL phase's forward + backward passes (panels with nothing to show are left out).")]
         if title in shared:
-            out += [f'<p class="muted">{_inline_markup(SHARED_INTRO)}</p>',
+            out += [f'<p class="muted">{inline_markup(SHARED_INTRO)}</p>',
                     _numeric_table(shared[title], f"{anchor}-shared", palette, column_digits=column_digits,
                                    method_col="none")]
         return out
@@ -420,13 +429,13 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
                "<h4>Passes and seconds per round</h4>",
                _numeric_table(s.passes.reset_index().rename(columns={"index": "method"}), f"{anchor}-passes",
                               palette, column_digits=_passes_digits),
-               _figure(src, f"accuracy per round: {s.title}",
+               figure_html(src, f"accuracy per round: {s.title}",
                        f"Test accuracy (%) against labels used; {_band_caption([s.seeds])}; "
                        "dashed = oracle ablation (†).")]
         if s.confusion:
             conf = next_figure("confusion")
             plot_confusions([s], out_dir / conf, palette=palette)
-            out.append(_figure(conf, f"confusion matrices: {s.title}",
+            out.append(figure_html(conf, f"confusion matrices: {s.title}",
                                "Row-normalised confusion matrices (% of each true class), summed over seeds."))
         return out
 
@@ -444,7 +453,7 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
                      '<p class="muted">Balanced accuracy % · classes discovered · labelled ir (sorts by the '
                      "accuracy).</p>",
                      _budget_table(b, f"{anchor}-budget", palette),
-                     _figure(src, f"learning curves: {b.title}",
+                     figure_html(src, f"learning curves: {b.title}",
                              f"Balanced accuracy (%) against labels used; {_band_caption(b.ranking['seeds'])}; "
                              "dashed = oracle ablation (†).")]
             if b.title in profiles:
@@ -464,13 +473,8 @@ def write_html(suite_name: str, boards: Sequence[lb.SettingBoard],
             body.append("</section>")
     if notes:
         body.append("<h2>Notes</h2>")
-        body.append('<ul class="notes">' + "".join(f"<li>{_inline_markup(n)}</li>" for n in notes) + "</ul>")
+        body.append('<ul class="notes">' + "".join(f"<li>{inline_markup(n)}</li>" for n in notes) + "</ul>")
 
-    page = "\n".join([
-        "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>Leaderboard: {html.escape(suite_name)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-        *body, f"<script>{SORTER_JS}</script>", "</body>", "</html>", ""])
     path = out_dir / "index.html"
-    path.write_text(page, encoding="utf-8")
+    path.write_text(page_html(f"Leaderboard: {suite_name}", body), encoding="utf-8")
     return path

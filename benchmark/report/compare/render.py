@@ -153,7 +153,7 @@ def to_markdown(c: Comparison, figures: dict[str, str]) -> str:
 
 def to_html(c: Comparison, markdown_tables: dict[str, pd.DataFrame], figures: dict[str, str], palette: MethodPalette,
             suite_pages: dict[str, str]) -> str:
-    from benchmark.report.html import CSS, SORTER_JS, _figure, _inline_markup, table_html
+    from benchmark.report.html import figure_html, inline_markup, page_html, table_html
 
     body = [f"<h1>Comparison: {html.escape(c.name)}</h1>",
             "<p>Suites: " + ", ".join(f'<a href="{html.escape(href)}">{html.escape(s)}</a>' if href else html.escape(s)
@@ -161,7 +161,7 @@ def to_html(c: Comparison, markdown_tables: dict[str, pd.DataFrame], figures: di
             + f". {len(c.data.settings)} setting(s), {len(c.data.methods)} method label(s). The same numbers as "
               "<code>compare.md</code> next to this page; click a column header to sort.</p>"]
     if c.skipped:
-        body.append('<ul class="notes">' + "".join(f"<li>{_inline_markup(s)}</li>" for s in c.skipped) + "</ul>")
+        body.append('<ul class="notes">' + "".join(f"<li>{inline_markup(s)}</li>" for s in c.skipped) + "</ul>")
     for title, key in (("Pairwise penalty matrix (Ash et al. 2020)", "penalty"),
                        ("Average ranks (Demšar 2006)", "ranks")):
         body.append(f"<h2>{html.escape(title)}</h2>")
@@ -170,7 +170,7 @@ def to_html(c: Comparison, markdown_tables: dict[str, pd.DataFrame], figures: di
             body.append(table_html(t, table_id=key, palette=palette, method_col=str(t.columns[0])))
         if key in figures or (key == "ranks" and "cd" in figures):
             src = figures.get(key, figures.get("cd", ""))
-            body.append(_figure(src, title, html.escape(title)))
+            body.append(figure_html(src, title, html.escape(title)))
     body.append("<h2>Label efficiency and seeds advice</h2>")
     for i, s in enumerate(c.data.settings, start=1):
         body.append(f"<h3>{html.escape(s)}</h3>")
@@ -179,10 +179,7 @@ def to_html(c: Comparison, markdown_tables: dict[str, pd.DataFrame], figures: di
             body.append(table_html(e, table_id=f"efficiency-{i}", palette=palette))
         if len(t):
             body.append(table_html(t, table_id=f"seeds-{i}", palette=palette))
-    return "\n".join(["<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-                      '<meta name="viewport" content="width=device-width, initial-scale=1">',
-                      f"<title>Comparison: {html.escape(c.name)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
-                      *body, f"<script>{SORTER_JS}</script>", "</body>", "</html>", ""])
+    return page_html(f"Comparison: {c.name}", body)
 
 
 def write(c: Comparison, out: Path, reports_root: Path | None = None) -> list[Path]:
