@@ -17,7 +17,7 @@ PYTEST_FAST := -m "not slow and not gpu and not slurm and not browser"
 PORTABLE_NUMERICS := ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard compare profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats store-export store-import clean
+.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check reports-render-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard compare profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats store-export store-import clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -89,6 +89,10 @@ profile: install ## where each cell's time, passes and memory go, per phase and 
 REPORTS_CHECK ?= quick wacv-offline mnist-short fk-mnist-early
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
 	env $(PORTABLE_NUMERICS) $(BIN)/python -m tools.reports_check $(REPORTS_CHECK) $(DATA_ARG)
+
+COMMITTED_SUITES := $(sort $(filter-out compare,$(patsubst reports/%/,%,$(wildcard reports/*/))))
+reports-render-check: install ## render every committed report (and reports/compare/*) from its committed cells in results/archive/ and diff byte for byte; nothing recomputed
+	$(BIN)/python -m tools.reports_check --from-archive results/archive $(COMMITTED_SUITES)
 
 BENCH_SWEEP_ARGS ?=
 bench-sweep: install ## throughput of an fk-mnist slice (every method row, seed 0, all rounds) → reports/bench-sweep.json; GPU sized (add BENCH_SWEEP_ARGS="--rounds 1" on a CPU)

@@ -7,38 +7,63 @@ is compared with ``reports/<suite>/``. ``profile.md`` is measured wall time and 
 regenerated but not compared. A suite whose data is missing is skipped with a note. Where
 ``reports/compare/<suite>/`` exists, ``albench compare SUITE --name SUITE`` is regenerated and compared too.
 
+With ``--from-archive DIR`` nothing is computed: each suite's committed cells (``DIR/<suite>.tar.gz``
+and its ``.partN`` volumes, written by ``albench store export``) are imported into one temporary store
+and every report is rendered from them and compared, ``profile.md`` included (its seconds are the
+stored ones), and so is every ``reports/compare/<name>/`` whose ``suites.txt`` names only checked
+suites. That checks in seconds that each committed report is what its committed cells say; the rerun
+checks that the cells themselves regenerate.
+
     python -m tools.reports_check quick wacv-offline [--data-root DIR] [--keep DIR]
+    python -m tools.reports_check --from-archive results/archive mnist-short fk-mnist-early
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import tempfile
+from fnmatch import fnmatch
 from pathlib import Path
 
 from benchmark.cli import main as albench
 
-NOT_COMPARED = ("profile.md",)  # measured seconds and memory: never byte-identical
+# What holds measured seconds and memory (never byte-identical on a rerun; the archive check compares them):
+# the profile, the HTML page (its cost table) and the page's cost figure.
+NOT_COMPARED = ("profile.md", "html/index.html", "html/fig-*-cost.png")
 
 
-def regenerate(suite: str, work: Path, data_root: str | None, committed: Path) -> Path:
-    """Run the suite's cells and write its reports under ``work``; returns the reports folder."""
+def suite_name(suite: str) -> str:
+    """The ``name:`` of a suite given by name or by the path of its YAML file."""
+    if not suite.endswith((".yaml", ".yml")):
+        return suite
+    from benchmark.execute.suite import load_suite
+
+    return load_suite(suite).name
+
+
+def archive_volumes(archive_dir: Path, suite: str) -> list[Path]:
+    """``<suite>.tar.gz`` and its ``<suite>.partN.tar.gz`` volumes in ``archive_dir`` (none: empty)."""
+    return sorted(archive_dir.glob(f"{suite}.tar.gz")) + sorted(archive_dir.glob(f"{suite}.part*.tar.gz"))
+
+
+def regenerate(suite: str, work: Path, data_root: str | None, committed: Path, rerun: bool = True) -> Path:
+    """Run the suite's cells (``rerun``; else they are already in ``work/results``) and write its reports
+    under ``work``; returns the reports folder."""
     results, reports = work / "results", work / "reports"
     common = ["--results", str(results)]
     data = ["--data-root", data_root] if data_root else []
-    steps = [["run", suite, "--no-progress", *common, *data], ["leaderboard", suite, "--reports", str(reports), *common],
-             ["profile", suite, "--reports", str(reports), *common]]
+    steps = [["run", suite, "--no-progress", *common, *data]] if rerun else []
+    steps += [["leaderboard", suite, "--reports", str(reports), *common], ["profile", suite, "--reports", str(reports), *common]]
     if (committed / "curves.md").exists():
         steps.append(["curves", suite, "--reports", str(reports), *common, *data])
     if (committed / "tables.md").exists():
         steps.append(["tables", suite, "--reports", str(reports), *common, *data])
-    if (committed.parent / "compare" / suite).is_dir():  # albench compare SUITE --name SUITE (after the leaderboard it links)
-        steps.append(["compare", suite, "--name", suite, "--reports", str(reports), *common])
+    if rerun and (committed.parent / "compare" / suite).is_dir():  # compare SUITE --name SUITE, then the leaderboard
+        steps.append(["compare", suite, "--name", suite, "--reports", str(reports), *common])  # again: each page links
+        steps.append(["leaderboard", suite, "--reports", str(reports), *common])              # the other
     for argv in steps:
-        code = albench(argv)
-        if code:
-            raise SystemExit(f"reports-check: `albench {' '.join(argv)}` exited with {code}")
-    return reports / suite
+        _albench(argv)
+    return reports / suite_name(suite)
 
 
 def missing_data(suite: str, data_root: str | None) -> str:
@@ -57,11 +82,13 @@ def missing_data(suite: str, data_root: str | None) -> str:
     return ""
 
 
-def differences(committed: Path, regenerated: Path) -> list[str]:
-    """Files that differ or are missing on either side (``NOT_COMPARED`` excepted)."""
-    names = {p.name for p in committed.iterdir() if p.is_file()} | {p.name for p in regenerated.iterdir() if p.is_file()}
+def differences(committed: Path, regenerated: Path, skip: tuple[str, ...] = NOT_COMPARED) -> list[str]:
+    """Files that differ or are missing on either side, by path under the folder (``skip``: glob patterns)."""
+    def files(root: Path) -> set[str]:
+        return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()} if root.is_dir() else set()
+
     out = []
-    for name in sorted(names - set(NOT_COMPARED)):
+    for name in sorted(n for n in files(committed) | files(regenerated) if not any(fnmatch(n, s) for s in skip)):
         a, b = committed / name, regenerated / name
         if not a.exists() or not b.exists():
             out.append(f"{name}: only in {'the regenerated' if b.exists() else 'the committed'} reports")
@@ -97,13 +124,73 @@ def check(suites: list[str], reports_root: Path, data_root: str | None, keep: Pa
     return 1 if failures else 0
 
 
+def check_from_archive(suites: list[str], reports_root: Path, archive_dir: Path, keep: Path | None = None) -> int:
+    """Render every report of ``suites`` (and the compare folders over them) from the committed cells; 1 on a
+    difference or a suite without committed reports, 0 otherwise (a suite without an archive is a note)."""
+    work = Path(tempfile.mkdtemp(prefix="reports-check-archive-", dir=keep))
+    results = work / "results"
+    failures, checked = 0, {}
+    for suite in suites:
+        name = suite_name(suite)
+        committed = reports_root / name
+        volumes = archive_volumes(archive_dir, name)
+        if not committed.is_dir():
+            print(f"{name}: no committed reports in {committed}; nothing to check")
+            failures += 1
+            continue
+        if not volumes:
+            print(f"{name}: no archive {archive_dir / name}.tar.gz; its reports are checked only by a rerun")
+            continue
+        if albench(["store", "import", *map(str, volumes), "--results", str(results)]):
+            raise SystemExit(f"reports-check: importing {', '.join(map(str, volumes))} failed")
+        regenerate(suite, work, None, committed, rerun=False)
+        checked[name] = suite
+    reports = work / "reports"
+    compared = []
+    for folder in sorted((reports_root / "compare").glob("*/suites.txt")):
+        names = folder.read_text().split()
+        if names and set(names) <= set(checked):
+            compared.append(folder.parent.name)
+            _albench(["compare", *(checked[n] for n in names), "--name", folder.parent.name, "--reports", str(reports),
+                      "--results", str(results)])
+    for suite in checked.values():  # again, now that the comparisons its page links to exist
+        _albench(["leaderboard", suite, "--reports", str(reports), "--results", str(results)])
+    for name in checked:
+        failures += _report(name, reports_root / name, differences(reports_root / name, reports / name, skip=()),
+                            reports / name)
+    for name in compared:
+        failures += _report(f"compare/{name}", reports_root / "compare" / name,
+                            differences(reports_root / "compare" / name, reports / "compare" / name, skip=()),
+                            reports / "compare" / name)
+    return 1 if failures else 0
+
+
+def _albench(argv: list[str]) -> None:
+    code = albench(argv)
+    if code:
+        raise SystemExit(f"reports-check: `albench {' '.join(argv)}` exited with {code}")
+
+
+def _report(what: str, committed: Path, diff: list[str], regenerated: Path) -> int:
+    if diff:
+        print(f"{what}: {len(diff)} file(s) differ from {committed} (regenerated in {regenerated}):")
+        print("\n".join(f"  {d}" for d in diff))
+        return 1
+    print(f"{what}: every report renders byte for byte from the committed cells")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="reports-check", description=__doc__.splitlines()[0])
     parser.add_argument("suites", nargs="+")
     parser.add_argument("--reports", default="reports", type=Path)
     parser.add_argument("--data-root", default=None)
     parser.add_argument("--keep", default=None, type=Path, help="make the work folders here (kept for inspection)")
+    parser.add_argument("--from-archive", default=None, type=Path, metavar="DIR",
+                        help="render from the committed cells in DIR (results/archive) instead of rerunning them")
     args = parser.parse_args(argv)
+    if args.from_archive is not None:
+        return check_from_archive(args.suites, args.reports, args.from_archive, args.keep)
     return check(args.suites, args.reports, args.data_root, args.keep)
 
 
