@@ -17,7 +17,7 @@ PYTEST_FAST := -m "not slow and not gpu and not slurm and not browser"
 PORTABLE_NUMERICS := ATEN_CPU_CAPABILITY=default DNNL_MAX_CPU_ISA=SSE41 MKL_CBWR=COMPATIBLE
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check reports-render-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard compare profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats store-export store-import clean
+.PHONY: help install demo test test-all smoke lint test-browser test-gpu reports-check reports-render-check bench-sweep gpu-data tune slurm-up test-slurm run status leaderboard compare compare-all profile bench mnist-short table-fk-mnist table-wacv table-wacv-offline datasets-stats store-export store-import clean
 
 help: ## list the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  %-14s %s\n", $$1, $$2}'
@@ -85,6 +85,11 @@ compare: install ## statistics across the settings of SUITES (penalty matrix, CD
 
 profile: install ## where each cell's time, passes and memory go, per phase and method → reports/SUITE/profile.md
 	$(BIN)/albench profile $(SUITE)
+
+COMPARE_ALL := quick mnist-short coldstart-mnist fk-mnist-early fk-mnist-cpu fk-mnist-cpu-recent fk-mnist-100-fk fk-mnist-1-fk
+compare-all: install ## albench compare over every committed iterative suite → reports/compare/all/ (imports the committed cells of results/archive/ first; suites without cells are listed as skipped)
+	$(foreach a,$(wildcard results/archive/*.tar.gz),$(BIN)/albench store import $(a) &&) true
+	$(BIN)/albench compare $(COMPARE_ALL) --name all
 
 REPORTS_CHECK ?= quick wacv-offline mnist-short fk-mnist-early
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte

@@ -396,7 +396,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
     for suite in suites:
         done, failed, pending = _partition(suite, store)
         if not done:
-            skipped.append(f"suite {suite.name}: none of its {len(suite.cells)} cells is finished in {store.root}; skipped")
+            skipped.append(f"suite {suite.name}: none of its {len(suite.cells)} cells is finished; skipped")
             continue
         if failed or pending:
             skipped.append(f"suite {suite.name}: {len(done)} of {len(suite.cells)} cells finished; the {len(pending)} "

@@ -129,7 +129,7 @@ def check_from_archive(suites: list[str], reports_root: Path, archive_dir: Path,
     difference or a suite without committed reports, 0 otherwise (a suite without an archive is a note)."""
     work = Path(tempfile.mkdtemp(prefix="reports-check-archive-", dir=keep))
     results = work / "results"
-    failures, checked = 0, {}
+    failures, checked, known = 0, {}, {}  # suite name → as given: with cells imported / with committed reports
     for suite in suites:
         name = suite_name(suite)
         committed = reports_root / name
@@ -138,6 +138,7 @@ def check_from_archive(suites: list[str], reports_root: Path, archive_dir: Path,
             print(f"{name}: no committed reports in {committed}; nothing to check")
             failures += 1
             continue
+        known[name] = suite
         if not volumes:
             print(f"{name}: no archive {archive_dir / name}.tar.gz; its reports are checked only by a rerun")
             continue
@@ -147,11 +148,12 @@ def check_from_archive(suites: list[str], reports_root: Path, archive_dir: Path,
         checked[name] = suite
     reports = work / "reports"
     compared = []
-    for folder in sorted((reports_root / "compare").glob("*/suites.txt")):
-        names = folder.read_text().split()
-        if names and set(names) <= set(checked):
+    for folder in sorted((reports_root / "compare").glob("*/suites.txt")):  # a comparison over checked suites
+        names = folder.read_text().split()  # (a suite without an archive adds no cells: if the committed
+        if names and set(names) <= set(known) and set(names) & set(checked):  # comparison had some, it differs)
+            known_names = [known[n] for n in names]
             compared.append(folder.parent.name)
-            _albench(["compare", *(checked[n] for n in names), "--name", folder.parent.name, "--reports", str(reports),
+            _albench(["compare", *known_names, "--name", folder.parent.name, "--reports", str(reports),
                       "--results", str(results)])
     for suite in checked.values():  # again, now that the comparisons its page links to exist
         _albench(["leaderboard", suite, "--reports", str(reports), "--results", str(results)])
