@@ -17,7 +17,10 @@ paper's figures, where the text leaves it open:
   LeNet's ``conv2_block`` is L20, ``conv1_block + conv2_block + fc1_block`` L80), and both are
   taken at the same tensor;
 - segments are standardised to zero mean and unit variance (eq. 6), so longer layers weigh more;
-- the validation points' Fisher scores use their trusted labels; S = p̂(y, z) labels a pool point
+- the validation points' Fisher scores use the same kind of label as the pool's: the model's own
+  prediction for S = ŷ (the code's ``grad`` branch of ``gen_descr`` labels validation and pool
+  points alike by ``argmax``), the MC estimate for the MC labels, and the trusted labels only for
+  S = p̂(y, z) (``gradFmap``) and the oracle S = y (``gradAbl``); S = p̂(y, z) labels a pool point
   with the trusted label of the validation point of highest R_z (descriptors only);
 - ``combine``: eq. 12 multiplies R_z and R_g (``"product"``, the default); the official code adds
   them (``"sum"``); suites/fk-mnist*.yaml say which they use.
@@ -87,6 +90,10 @@ class _KernelSelection(QueryStrategy):
         return self.layers or list(default_layers(model))
 
     # ------------------------------------------------------------------ hooks for subclasses
+    def val_labels(self, view: SelectionView, val_x: np.ndarray, val_y: np.ndarray, rng: np.random.Generator):
+        """Labels for the validation points' Fisher scores: the trusted ones (S = p̂(y, z), the oracle)."""
+        return val_y
+
     def pool_labels(self, view: SelectionView, val: KernelPoints, sizes: list[int], rng: np.random.Generator):
         """Labels for the pool's Fisher scores: an array, a per-batch callback, or None (PCC)."""
         return None
@@ -102,8 +109,9 @@ class _KernelSelection(QueryStrategy):
         layers = self.layers_for(learner.model)
         sizes = segment_sizes(learner, layers, pool_x)
         chunk = self.chunk_mb * 2**20
-        # lines 3-4: validation descriptors, Fisher scores under the trusted labels, predictions
-        zv, gv, pv = fisher_descriptors(learner, val_x, layers, val_y if self.fisher else None)
+        # lines 3-4: validation descriptors, Fisher scores (under ``val_labels``), predictions
+        zv, gv, pv = fisher_descriptors(learner, val_x, layers,
+                                        self.val_labels(view, val_x, val_y, rng) if self.fisher else None)
         val = KernelPoints(standardize_segments(zv, sizes), tuple(sizes),
                            standardize_segments(gv, sizes) if self.fisher else None, self.combine)
         wrong = np.flatnonzero(pv.argmax(1) != val_y)
@@ -118,6 +126,11 @@ class _KernelSelection(QueryStrategy):
         # lines 9-10: kernel against the centres, arg max without duplicates (rank-major)
         values, cand = kernel_top_candidates(val.take(centres), pool, k, chunk_bytes=chunk)
         return view.unlabelled[assign_rank_major(values, cand, k)]
+
+
+def _predicted(_sl: slice, _z: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+    """S = ŷ: the model's own prediction, taken inside the descriptor pass."""
+    return probs.argmax(1)
 
 
 @register_method("pcc")
@@ -142,6 +155,7 @@ class PracticalFisherKernel(_KernelSelection):
     separate method ``pfk_oracle``."""
 
     fisher = True
+    version = "3"  # 3: the validation Fisher scores under S's own kind of label (ŷ, MC) as in the code, not y
     contract_params = {"mc_samples": 4}
     search_space = {"labels": ("categorical", ["pred", "pyz", "mc_trace", "mc_mi"]),  # albench tune
                     "mc_samples": ("int", 4, 64, "log")}
@@ -157,9 +171,20 @@ class PracticalFisherKernel(_KernelSelection):
         self.mc_degrees = mc_degrees
         self.mc_noise = mc_noise
 
+    def val_labels(self, view: SelectionView, val_x: np.ndarray, val_y: np.ndarray, rng: np.random.Generator):
+        """S = ŷ and the MC labels label the validation points as they label the pool (the official code's
+        ``gen_descr``: only ``gradFmap`` and the oracle read the validation targets)."""
+        if self.labels == "pyz":
+            return val_y
+        if self.labels == "pred":
+            return _predicted
+        metric = "trace" if self.labels == "mc_trace" else "mi"
+        return mc_pseudo_labels(view.learner, val_x, self.layers_for(view.learner.model), self.mc_samples, metric,
+                                self.mc_degrees, self.mc_noise, seed=int(rng.integers(2**31)))
+
     def pool_labels(self, view: SelectionView, val: KernelPoints, sizes: list[int], rng: np.random.Generator):
         if self.labels == "pred":
-            return lambda _sl, _z, probs: probs.argmax(1)
+            return _predicted
         if self.labels == "pyz":
             val_y = torch.as_tensor(np.array(view.val_y), dtype=torch.long)
 
