@@ -269,6 +269,10 @@ class ResultStore:
     def read_rounds(self, cell_id: str) -> pd.DataFrame:
         return pd.read_parquet(self._intact(cell_id) / "rounds.parquet")
 
+    def read_selections(self, cell_id: str) -> pd.DataFrame:
+        """round (−1: the initial set), position, pool_index and, for cells stored since, the label revealed."""
+        return pd.read_parquet(self._intact(cell_id) / "selections.parquet")
+
     def read_test_labels(self, cell_id: str) -> np.ndarray | None:
         """The test labels a cell was scored on (None for cells stored before they were kept)."""
         path = self._intact(cell_id) / "test_labels.npy"

@@ -29,6 +29,7 @@ class SettingCurves:
     title: str
     accuracy: pd.DataFrame  # rows: method; columns: labels used; cells "mean ± std" (percent)
     minority: pd.DataFrame
+    minority_labelled: pd.DataFrame  # rows: method; columns: labels used; "mean ± std" minority images labelled
     curves: pd.DataFrame  # method, labels_used, mean, std (accuracy)
     confusion: dict[str, np.ndarray]  # method → row-normalised confusion matrix (summed over seeds)
     passes: pd.DataFrame  # per method: mean passes and seconds per AL round
@@ -51,6 +52,23 @@ def _fmt(values: pd.Series) -> str:
     if len(v) == 0:
         return "–"
     return f"{100 * v.mean():.1f} ± {100 * v.std(ddof=1):.1f}" if len(v) > 1 else f"{100 * v.mean():.1f}"
+
+
+def _fmt_count(values: pd.Series) -> str:
+    v = values.dropna().to_numpy(dtype=float)
+    if len(v) == 0:
+        return "–"
+    return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v.mean():.1f}"
+
+
+def _minority_labelled(selections: pd.DataFrame, minority: Sequence[int]):  # type: ignore[no-untyped-def]
+    """round b → how many images of the minority classes the labelled set holds when round b is evaluated
+    (the initial set and the batches of rounds < b); NaN for cells stored before selections kept their labels."""
+    if "label" not in selections.columns or not minority or selections["label"].isna().any():
+        return lambda b: np.nan
+    hit = selections["label"].isin(list(minority)).to_numpy()
+    rounds = selections["round"].to_numpy()
+    return lambda b: int(hit[rounds < b].sum())
 
 
 def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any] | None = None,
@@ -77,6 +95,7 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
             test_cache[split_id] = _test_labels(spec, store, root)
         y = test_cache[split_id]
         in_minority = np.isin(y, minority) if minority else np.zeros(len(y), bool)
+        labelled_minority = _minority_labelled(store.read_selections(spec.cell_id), minority)
         for row, (_, r) in enumerate(rounds.iterrows()):  # predictions are stored one row per evaluated round
             b = int(r["round"])
             al_fwd = r.get("infer_forward", 0) + r.get("select_forward", 0)
@@ -84,6 +103,7 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
             rows.append({"setting": key, "method": name, "seed": spec.seed, "round": b,
                          "labels_used": int(r["labels_used"]), "accuracy": float(r["accuracy"]),
                          "minority_accuracy": float((preds[row][in_minority] == y[in_minority]).mean()) if in_minority.any() else np.nan,
+                         "minority_labelled": labelled_minority(b),
                          "al_forward": al_fwd, "al_backward": al_bwd,
                          "al_seconds": r.get("infer_seconds", 0) + r.get("select_seconds", 0),
                          "train_forward": r.get("train_forward", 0), "train_backward": r.get("train_backward", 0),
@@ -103,13 +123,16 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
         order = list(dict.fromkeys(g["method"]))
         acc = g.pivot_table(index="method", columns="labels_used", values="accuracy", aggfunc=_fmt).reindex(order)
         mino = g.pivot_table(index="method", columns="labels_used", values="minority_accuracy", aggfunc=_fmt).reindex(order)
+        mino_labelled = g.pivot_table(index="method", columns="labels_used", values="minority_labelled",
+                                      aggfunc=_fmt_count, dropna=False).reindex(order)
         curves = g.groupby(["method", "labels_used"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
         al = g[g["selects"]]
         passes = al.groupby("method", sort=False)[["al_forward", "al_backward", "al_seconds"]].mean()
         passes = passes.join(g[g["round"] > 0].groupby("method", sort=False)[["train_forward", "train_backward", "train_seconds"]].mean())
         passes = passes.reindex(order)
         cms = {m: (cm / np.maximum(cm.sum(1, keepdims=True), 1)) for m, cm in confusion.get(key, {}).items()}
-        out.append(SettingCurves(describe_setting(key), acc, mino, curves, cms, passes, int(g["seed"].nunique())))
+        out.append(SettingCurves(describe_setting(key), acc, mino, mino_labelled, curves, cms, passes,
+                                 int(g["seed"].nunique())))
     return out
 
 
@@ -141,7 +164,10 @@ def to_markdown(suite_name: str, description: str, settings: list[SettingCurves]
         lines += [f"## {s.title} ({s.seeds} seed{'s' if s.seeds != 1 else ''})", "", "### Accuracy (%) by labels used", "",
                   s.accuracy.to_markdown(), "",
                   f"### Minority-class accuracy (%), classes {options.get('minority_classes', 'decimated by the imbalance')}", "",
-                  s.minority.to_markdown(), "", "### Passes per round (mean over rounds and seeds)", "",
+                  s.minority.to_markdown(), "",
+                  f"### Minority-class images in the labelled set (count when the round is evaluated), classes "
+                  f"{options.get('minority_classes', 'decimated by the imbalance')}", "",
+                  s.minority_labelled.to_markdown(), "", "### Passes per round (mean over rounds and seeds)", "",
                   "AL = infer + select phases (Table 1's AL column); train = the retraining phase. Passes count "
                   "one per sample; the seconds they took are measured in profile.md (this file regenerates "
                   "byte for byte, seconds do not).", "",

@@ -110,8 +110,8 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
     labelled = np.asarray(splits.initial, dtype=np.int64)
     labelled_y = oracle.reveal(labelled)
     rows: list[dict[str, Any]] = []
-    selections: list[dict[str, int]] = [{"round": -1, "position": int(p), "pool_index": int(splits.pool_idx[p])}
-                                        for p in labelled]
+    selections: list[dict[str, int]] = [{"round": -1, "position": int(p), "pool_index": int(splits.pool_idx[p]),
+                                         "label": int(y)} for p, y in zip(labelled, labelled_y)]
     predictions: list[np.ndarray] = []
     first_round, elapsed_before = 0, 0.0
     resumed = checkpoint.load(checkpoints, spec.cell_id)
@@ -159,7 +159,8 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
                 new_y = round_oracle.label_rest(chosen)
             labelled = np.concatenate([labelled, chosen])
             labelled_y = np.concatenate([labelled_y, new_y])
-            selections += [{"round": b, "position": int(p), "pool_index": int(splits.pool_idx[p])} for p in chosen]
+            selections += [{"round": b, "position": int(p), "pool_index": int(splits.pool_idx[p]), "label": int(y)}
+                           for p, y in zip(chosen, new_y)]
         if row:
             row.update(timer.flush())
             rows.append(row)
