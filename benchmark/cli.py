@@ -484,9 +484,10 @@ def cmd_tables(args: argparse.Namespace) -> int:
                            f"suite {suite.name!r} is {'/'.join(sorted(kinds))}. For its results use "
                            f"`albench leaderboard {args.suite}` (ranking, per-budget table, learning curves) or "
                            f"`albench curves {args.suite}` (accuracy per round).")
-    _, failed_cells, pending = _partition(suite, store)
+    done, failed_cells, pending = _partition(suite, store)
+    stored = {c.dataset for c in done}  # a dataset with finished cells is in the tables, its files here or not
     missing = []
-    for dataset in sorted({c.dataset for c in suite.cells}, key=lambda d: d.name):
+    for dataset in sorted({c.dataset for c in suite.cells} - stored, key=lambda d: d.name):
         try:
             check_data(dataset, args.data_root)
         except DataError as exc:

@@ -205,3 +205,28 @@ def test_pretrained_source_from_a_local_file_on_a_real_format_dataset(tmp_path, 
     result = run_cell(cells[1], tmp_path / "data")
     assert result.rounds.loc[0, "labels_used"] == 6
     assert "d=512, source classes=7" in result.log  # avgpool features of ResNet-18, its own source head
+
+
+def test_tables_of_stored_cells_need_no_data_files(tmp_path, monkeypatch, capsys):
+    """A dataset whose cells are finished is in the tables even where its files are not (rendering from an
+    archive on another machine); only a dataset with neither is listed as not present."""
+    import yaml
+
+    import benchmark.data.loading as loading
+    from benchmark.cli import main
+    from benchmark.core.errors import DataError
+
+    suite = tmp_path / "os.yaml"
+    suite.write_text(yaml.safe_dump(oneshot_suite(["random"], budget=15)))
+    common = ["--results", str(tmp_path / "r"), "--reports", str(tmp_path / "rep")]
+    assert main(["run", str(suite), "--executor", "inline", "--no-progress", "--results", str(tmp_path / "r")]) == 0
+    assert main(["tables", str(suite), *common]) == 0
+    with_data = (tmp_path / "rep" / "os" / "tables.md").read_text()
+
+    def no_files(dataset, root):
+        raise DataError(f"{dataset.name}: files not here")
+
+    monkeypatch.setattr(loading, "check_data", no_files)
+    assert main(["tables", str(suite), *common]) == 0
+    assert (tmp_path / "rep" / "os" / "tables.md").read_text() == with_data
+    assert "not present" not in with_data
