@@ -123,9 +123,13 @@ def test_purity_hand_checked():
     grid = np.array([0.25, 0.3, 0.5, 0.9])
     purity = pc.ball_purity(d_other, grid)
     assert purity.tolist() == [1.0, 0.5, 0.25, 0.0]
-    assert pc.choose_delta(purity, grid, 0.95) == 0.25
-    assert pc.choose_delta(purity, grid, 0.5) == 0.3
-    assert pc.choose_delta(purity[1:3], grid[1:3], 0.95) == 0.3  # none reaches α: the smallest
+    # the largest δ with purity ≥ α: all 4 pure up to 1/4, 2 of 4 up to 3/8, 1 of 4 up to 7/8
+    for alpha, delta in ((0.95, 0.25), (0.5, 0.375), (0.25, 0.875)):
+        chosen = pc.largest_pure_delta(d_other, alpha)
+        assert chosen == pytest.approx(delta, rel=1e-5) and chosen <= delta
+        assert pc.ball_purity(d_other, [chosen])[0] >= alpha > pc.ball_purity(d_other, [delta * 1.001])[0]
+    assert pc.largest_pure_delta(np.array([np.inf, np.inf]), 0.95) == 2.0  # one cluster: every ball is pure
+    assert pc.largest_pure_delta(np.array([0.0, 0.0]), 0.95) > 0  # a ball holds at least its own point
     # queries are a subset, the reference set is every point
     assert np.allclose(pc.nearest_other_cluster_distance(x, labels, np.array([3]), chunk_bytes=4), [0.875])
     assert pc.nearest_other_cluster_distance(x, np.zeros(4, int), np.arange(2)).tolist() == [np.inf, np.inf]
@@ -171,14 +175,15 @@ def _grid_index(value):
 def test_purity_delta_computed_once_and_kept(monkeypatch):
     # 3 groups = 3 classes, which k-means recovers. Nearest other-group point of each row: 117° (3° to 120°,
     # chord 2·sin(58.5°) = 1.705), 118° (1.715) or 119° (1.723) away, all in (1.70, 1.75): purity is 1 up
-    # to δ = 1.70 and 0 from 1.75 on, so δ = 1.7; at δ = 1.7 the balls are the groups -> picks as on GROUPS.
+    # to δ = 1.705 (the smallest of them; 9 points, α = 0.95: all 9 must be pure) and below it after, so
+    # δ = 1.705; on the grid purity is 1 at 1.70 and 0 at 1.75; the balls are the groups -> picks as on GROUPS.
     view = _view(_directions(ANGLES))
     method = METHODS.create("probcover")
     calls = []
     real = pc.kmeans_labels
     monkeypatch.setattr(pc, "kmeans_labels", lambda x, n, seed: calls.append(n) or real(x, n, seed))
     first = method.select(view, 3, np.random.default_rng(0))
-    assert calls == [3] and method.delta_ == 1.7
+    assert calls == [3] and method.delta_ == pytest.approx(2 * np.sin(np.deg2rad(58.5)), abs=1e-4)
     assert method.purity_[_grid_index(1.7)] == 1.0 and method.purity_[_grid_index(1.75)] == 0.0
     assert first.tolist() == [2, 1, 0]
     method.select(view, 3, np.random.default_rng(1))
