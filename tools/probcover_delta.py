@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
         if spec.method.name != "probcover" or (args.seeds is not None and spec.seed not in args.seeds):
             continue
         pool, scenario, splits = prepare(spec, args.data_root)
-        recipe = scenario.ssl_recipe()
+        recipe = scenario.ssl_recipe()  # type: ignore[attr-defined]  # the iterative scenarios have one
         key = ssl_key(spec.dataset.to_dict(), spec.imbalance.to_dict(), spec.seed, splits.pool_idx, recipe)
         emb, computed, _ = ssl_embedding(key, pool.train_x[splits.pool_idx], recipe, torch_seed("ssl", key),
                                          torch.device("cpu"), None)
