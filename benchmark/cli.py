@@ -265,7 +265,8 @@ def cmd_run(args: argparse.Namespace) -> int:
                   f"{running} were abandoned and nothing of them was stored. Finished cells are stored; run the "
                   f"same command again to resume.", file=sys.stderr, flush=True)
             return 128 + stop.signum
-    if timebox is not None:
+    submitted_only = executor == "slurm" and slurm_kwargs["options"].wait is False  # nothing ran here yet
+    if timebox is not None and not submitted_only:
         from benchmark.execute.timebox import count_outcomes, summary_line
 
         finished, paused, pending, n_failed, n_elsewhere = count_outcomes(outcomes, len(todo))

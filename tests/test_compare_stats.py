@@ -214,7 +214,13 @@ def test_analysis_end_to_end_on_the_hand_example():
     assert c.ranks is not None and c.ranks.blocks == "setting × seed" and c.ranks.average.index[0] == "a"
     adv = seeds_advice(c.data.aubc)
     assert set(adv.columns) >= {"method", "next", "seeds_needed", "p_now"} and len(adv) == 4  # 2 pairs × 2 settings
-    assert (c.efficiency["target"] == "baseline final").all()
+    eff = c.efficiency.assign(s=c.efficiency["setting"].str.split(" · ").str[1]).set_index(["s", "method"])
+    assert (c.efficiency["target"] == "baseline final").all() and eff["seeds"].eq(5).all()
+    # S1: random ends at 0.7 − mean(jitter) = 0.699; a's mean curve goes 0.5 (10 labels) → 0.702 (20 labels),
+    # so it reaches 0.699 at 10 + 10 · 0.199 / 0.202 labels and saves the rest of random's 30
+    assert eff.loc[("S1", "a"), "labels"] == pytest.approx(10 + 10 * 0.199 / 0.202)
+    assert eff.loc[("S1", "a"), "labels_saved"] == pytest.approx(30 - 10 - 10 * 0.199 / 0.202)
+    assert eff.loc[("S1", "random"), "labels_saved"] == 0 and eff.loc[("S1", "b"), "labels_saved"] == 0
 
 
 def test_leaderboard_gets_labels_saved_and_seeds_columns():
@@ -233,3 +239,14 @@ def test_leaderboard_gets_labels_saved_and_seeds_columns():
     assert disp["seeds for 80% power vs next"].iloc[-1] == ""
     # b and random are identical: no difference, so no number of seeds separates them
     assert "∞" in set(disp["seeds for 80% power vs next"])
+
+
+def test_leaderboard_embedding_column_is_per_setting():
+    """The same method label can select in the task model's representation in one setting and in the source
+    model's in another (one-shot): each board states its own setting's."""
+    from benchmark.report import leaderboard as lb
+
+    table = three_methods_two_settings()
+    table = table.assign(embedding=np.where(table["imbalance"] == "S1", "learner", "source"))
+    boards = {b.title.split("·")[1].strip(): b.ranking.set_index("method")["embedding"] for b in lb.build(table)}
+    assert set(boards["S1"]) == {"learner"} and set(boards["S2"]) == {"source"}

@@ -241,3 +241,19 @@ def test_local_run_stops_within_its_bound_and_keeps_the_checkpoints(tmp_path, sl
     assert not (results / "cells").exists()
     assert not list((results / "claims").iterdir())
     assert json.loads((store.checkpoint_dir(a.cell_id) / "round.json").read_text())["cell_id"] == a.cell_id
+
+
+def test_a_slurm_run_that_does_not_wait_prints_no_time_box_summary(tiny_suite_file, tmp_path, monkeypatch, capsys):
+    """`--no-wait` only submits: nothing ran here, so there is nothing finished or pending to sum up."""
+    import benchmark.execute.slurm as slurm
+    from benchmark.cli import main
+
+    submitted = []
+    monkeypatch.setattr(slurm, "cluster_problem", lambda: None)
+    monkeypatch.setattr(slurm, "submit", lambda todo, *a, **k: submitted.append(len(todo)) or ("7", [], [list(todo)]))
+    path = tiny_suite_file(methods=("random", "entropy"))
+    assert main(["run", str(path), "--executor", "slurm", "--no-wait", "--stop-after", "1h", "--results",
+                 str(tmp_path / "r"), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert submitted == [2] and "submitted Slurm job array 7" in out and "not waiting" in out
+    assert "time is up" not in out and "finished" not in out

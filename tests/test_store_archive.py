@@ -92,7 +92,7 @@ def test_checkpoints_travel_and_resume(stores, tmp_path, capsys):
 
     resumed = run_cell(first, checkpoints=fresh.checkpoint_dir(first.cell_id))
     assert "resumed from the checkpoint after round 0" in resumed.log
-    assert _export(stores, "b", "b-cells.tar.gz", "--no-checkpoints")
+    _export(stores, "b", "b-cells.tar.gz", "--no-checkpoints")
     assert "and 0 round checkpoint(s)" in capsys.readouterr().out
 
 
@@ -257,3 +257,17 @@ def test_a_size_limit_splits_the_export_into_volumes_that_import_alone(stores, t
     with pytest.raises(ArchiveError, match="larger --max-mib"):
         export_cells(ResultStore(stores["a"]), stores["cells"], tmp_path / "b.tar.gz", max_bytes=1024)
     assert not list(tmp_path.glob("b*")) and not list(tmp_path.glob(".b*"))
+
+
+def test_a_stray_file_in_a_cell_folder_stays_out_of_the_export(stores, tmp_path):
+    """Only the store's own cell files travel (what import accepts); a file someone left beside them does not
+    make the archive unimportable."""
+    a = _copy(stores["a"], tmp_path / "a")
+    cell = stores["cells"][0]
+    (a / "cells" / cell.cell_id / "notes.txt").write_text("left here by hand")
+    archive = tmp_path / "a.tar.gz"
+    assert main(["store", "export", str(stores["suite"]), str(archive), "--results", str(a)]) == 0
+    fresh = tmp_path / "fresh"
+    assert main(["store", "import", str(archive), "--results", str(fresh)]) == 0
+    assert ResultStore(fresh).state(cell.cell_id).status == "done"
+    assert not (fresh / "cells" / cell.cell_id / "notes.txt").exists()

@@ -20,6 +20,7 @@ checks that the cells themselves regenerate.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import tempfile
 from fnmatch import fnmatch
@@ -120,6 +121,7 @@ def check(suites: list[str], reports_root: Path, data_root: str | None, keep: Pa
             print(f"{suite}: {len(diff)} file(s) differ from {committed} (regenerated in {regenerated}):")
             print("\n".join(f"  {d}" for d in diff))
         else:
+            _clean(work, keep)
             print(f"{suite}: every report regenerates byte for byte ({', '.join(NOT_COMPARED)} not compared)")
     return 1 if failures else 0
 
@@ -164,7 +166,15 @@ def check_from_archive(suites: list[str], reports_root: Path, archive_dir: Path,
         failures += _report(f"compare/{name}", reports_root / "compare" / name,
                             differences(reports_root / "compare" / name, reports / "compare" / name, skip=()),
                             reports / "compare" / name)
+    if not failures:
+        _clean(work, keep)
     return 1 if failures else 0
+
+
+def _clean(work: Path, keep: Path | None) -> None:
+    """Remove a work folder that matched (a differing one stays for inspection, and every one under --keep)."""
+    if keep is None:
+        shutil.rmtree(work, ignore_errors=True)
 
 
 def _albench(argv: list[str]) -> None:

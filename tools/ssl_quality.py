@@ -23,7 +23,9 @@ from benchmark.learn.contrastive import SimCLRRecipe, encode, train_simclr
 
 torch.set_num_threads(1)
 discover()
-pool = load_pool(Component.parse("mnist", "dataset"), os.environ.get("ALBENCH_DATA", "../shared/data"))
+if not os.environ.get("ALBENCH_DATA"):
+    sys.exit("ssl_quality: set ALBENCH_DATA to the folder holding MNIST/raw/ (torchvision's layout)")
+pool = load_pool(Component.parse("mnist", "dataset"), os.environ["ALBENCH_DATA"])
 x, y = pool.train_x[:50000], pool.train_y[:50000]
 xt, yt = pool.test_x, pool.test_y
 
@@ -61,8 +63,8 @@ if what == "raw":
     quality(pca.transform(f), pca.transform(ft), "raw pixels, PCA-50")
 elif what == "simclr":
     steps, width, bs = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-    tau = float(sys.argv[5]) if len(sys.argv) > 5 else 0.5
-    ms = float(sys.argv[6]) if len(sys.argv) > 6 else 0.4
+    tau = float(sys.argv[5]) if len(sys.argv) > 5 else SimCLRRecipe().temperature  # the shipped recipe's
+    ms = float(sys.argv[6]) if len(sys.argv) > 6 else SimCLRRecipe().min_scale
     r = SimCLRRecipe(steps=steps, width=width, batch_size=bs, temperature=tau, min_scale=ms)
     t = time.perf_counter()
     enc = train_simclr(x, r, 0, torch.device("cpu"))

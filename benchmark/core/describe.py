@@ -14,17 +14,28 @@ def _doc(obj: Any) -> str:
     return inspect.cleandoc(getattr(obj, "__doc__", None) or "")
 
 
-def parameters(factory: Callable[..., Any]) -> list[str]:
-    """``name: type = default`` for each keyword parameter of a component's constructor."""
+def constructor_signature(factory: Any) -> list[inspect.Parameter] | None:
+    """Every parameter of a component's constructor but ``self`` (a ``+bal`` twin: its base method's, to
+    which it passes them on); None when it cannot be introspected."""
     target = getattr(factory, "base_factory", None) or factory
     init = target.__init__ if inspect.isclass(target) else target
     try:
-        signature = inspect.signature(init)
+        return [p for p in inspect.signature(init).parameters.values() if p.name != "self"]
     except (TypeError, ValueError):
-        return []
+        return None
+
+
+def constructor_defaults(factory: Any) -> dict[str, Any]:
+    """The constructor's keyword parameters that have a default, with it."""
+    return {p.name: p.default for p in constructor_signature(factory) or ()
+            if p.default is not inspect.Parameter.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)}
+
+
+def parameters(factory: Callable[..., Any]) -> list[str]:
+    """``name: type = default`` for each keyword parameter of a component's constructor."""
     out = []
-    for p in signature.parameters.values():
-        if p.name == "self" or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+    for p in constructor_signature(factory) or ():
+        if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         annotation = "" if p.annotation is inspect.Parameter.empty else f": {_annotation(p.annotation)}"
         default = "" if p.default is inspect.Parameter.empty else f" = {p.default!r}"

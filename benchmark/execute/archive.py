@@ -130,7 +130,8 @@ def _units(store: ResultStore, cells: Sequence[CellSpec], checkpoints: bool, rep
         state = store.state(cid)
         if state.status == "done":
             folder = store.cells / cid
-            units.append([(f"cells/{cid}/{p.name}", p) for p in sorted(folder.iterdir()) if p.is_file()])
+            units.append([(f"cells/{cid}/{name}", folder / name) for name in sorted(CELL_FILES)
+                          if (folder / name).is_file()])  # what import accepts: nothing else found in the folder
             report.cells += 1
         elif state.status == "damaged":
             report.damaged.append(cid)

@@ -7,6 +7,7 @@ from typing import Any
 
 import pandas as pd
 
+from benchmark.core.describe import constructor_defaults
 from benchmark.core.errors import AlbenchError
 from benchmark.core.registry import METHODS
 from benchmark.core.seeding import canonical_json
@@ -32,23 +33,11 @@ def _flat(value: Any) -> Any:
 
 def effective_params(comp: Component, registry: Any) -> dict[str, Any]:
     """The parameters a component ran with: its constructor's defaults, overridden by the suite's."""
-    import inspect
-
-    out: dict[str, Any] = {}
     try:
         factory = registry.get(comp.name)
     except Exception:  # noqa: BLE001  (a plugin no longer installed: the suite's parameters are what is known)
         factory = None
-    target = getattr(factory, "base_factory", None) or factory
-    if target is not None:
-        try:
-            signature = inspect.signature(target.__init__ if inspect.isclass(target) else target)
-        except (TypeError, ValueError):
-            signature = None
-        for p in signature.parameters.values() if signature else ():
-            if p.name != "self" and p.default is not inspect.Parameter.empty and \
-                    p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
-                out[p.name] = p.default
+    out: dict[str, Any] = constructor_defaults(factory) if factory is not None else {}
     out.update(comp.to_dict()["params"])
     return {k: _flat(v) for k, v in out.items()}
 

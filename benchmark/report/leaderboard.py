@@ -99,10 +99,12 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
     if table.empty:
         return []
     seeds = per_seed_summary(table)
-    # what each method row selects in (tables consolidated before the column existed have none)
-    embeddings = table.groupby("method")["embedding"].first().to_dict() if "embedding" in table else {}
     boards = []
     for key, g in seeds.groupby(setting_columns(), sort=False):
+        sub = table.merge(g[setting_columns()].drop_duplicates(), on=setting_columns())
+        # what each method row selects in, in this setting (it depends on the scenario kind; tables
+        # consolidated before the column existed have none)
+        embeddings = sub.groupby("method")["embedding"].first().to_dict() if "embedding" in sub else {}
         base = g[g["method"] == baseline].set_index("seed")["aubc"]
         rows = []
         for method, m in g.groupby("method", sort=False):
@@ -120,7 +122,6 @@ def build(table: pd.DataFrame, baseline: str = "random") -> list[SettingBoard]:
             })
         ranking = pd.DataFrame(rows).sort_values("aubc_mean", ascending=False).reset_index(drop=True)
         ranking.insert(0, "rank", np.arange(1, len(ranking) + 1))
-        sub = table.merge(g[setting_columns()].drop_duplicates(), on=setting_columns())
         extra = sub["extra_labels"] if "extra_labels" in sub else pd.Series(0, index=sub.index)
         sub = sub.assign(method=[mark(m, bool(o), int(e)) for m, o, e in
                                  zip(sub["method"], sub["uses_hidden_labels"], extra)])

@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from benchmark.core.describe import constructor_defaults
 from benchmark.core.errors import AlbenchError, SuiteError
-from benchmark.tune.space import Dimension, _defaults, search_space_of
+from benchmark.tune.space import Dimension, search_space_of
 
 TUNE_VERSION = "1"  # bump when the objective changes: it is part of every study's name
 OBJECTIVE = "AUBC of balanced accuracy on the validation split"
@@ -141,7 +142,7 @@ def plan(suite: Any, method: str, params: Mapping[str, Any] | None = None, seeds
                            f"({', '.join(dims)}): nothing to tune.")
     from_suite, suite_start = _suite_params(suite, method, dims)
     fixed = {**from_suite, **pinned}
-    start = {n: v for n, v in {**_defaults(METHODS.get(method)), **suite_start}.items()
+    start = {n: v for n, v in {**constructor_defaults(METHODS.get(method)), **suite_start}.items()
              if n in free and free[n].contains(v)}
     try:
         METHODS.create(method, **fixed, **start)

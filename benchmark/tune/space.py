@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from benchmark.core.describe import constructor_signature
 from benchmark.core.errors import AlbenchError
 
 KINDS = ("int", "float", "categorical")
@@ -120,24 +121,11 @@ def suggest(trial: Any, dims: Mapping[str, Dimension]) -> dict[str, Any]:
 
 
 def _constructor_parameters(factory: Any) -> set[str] | None:
-    """Keyword parameters of a method class's constructor; None when it takes ``**kwargs``."""
-    target = getattr(factory, "base_factory", None) or factory  # a +bal twin passes its parameters on
-    try:
-        params = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
+    """Keyword parameters of a method class's constructor; None when it takes ``**kwargs`` (or cannot be read)."""
+    params = constructor_signature(factory)
+    if params is None or any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params):
         return None
     return {p.name for p in params if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
-
-
-def _defaults(factory: Any) -> dict[str, Any]:
-    target = getattr(factory, "base_factory", None) or factory
-    try:
-        params = inspect.signature(target).parameters.values()
-    except (TypeError, ValueError):
-        return {}
-    return {p.name: p.default for p in params if p.default is not inspect.Parameter.empty}
 
 
 def search_space_of(method: str) -> dict[str, Dimension]:
