@@ -87,9 +87,11 @@ profile: install ## where each cell's time, passes and memory go, per phase and 
 	$(BIN)/albench profile $(SUITE)
 
 COMPARE_ALL := quick mnist-short coldstart-mnist fk-mnist-early fk-mnist-cpu fk-mnist-cpu-recent fk-mnist-100-fk fk-mnist-1-fk
-compare-all: install ## albench compare over every committed iterative suite → reports/compare/all/ (imports the committed cells of results/archive/ first; suites without cells are listed as skipped)
-	$(foreach a,$(wildcard results/archive/*.tar.gz),$(BIN)/albench store import $(a) &&) true
-	$(BIN)/albench compare $(COMPARE_ALL) --name all
+COMPARE_STORE := build/compare-all
+compare-all: install ## albench compare over every committed iterative suite → reports/compare/all/, from the committed cells only (results/archive/ imported into a fresh build/compare-all/; suites without cells are listed as skipped)
+	rm -rf $(COMPARE_STORE)
+	$(foreach a,$(wildcard results/archive/*.tar.gz),$(BIN)/albench store import $(a) --results $(COMPARE_STORE) &&) true
+	$(BIN)/albench compare $(COMPARE_ALL) --name all --results $(COMPARE_STORE)
 
 REPORTS_CHECK ?= quick wacv-offline mnist-short fk-mnist-early
 reports-check: install ## regenerate the CPU-sized committed reports (REPORTS_CHECK=...) in a temp folder and diff them byte for byte
