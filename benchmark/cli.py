@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from benchmark.core.errors import AlbenchError
+from benchmark.report.compare import BLOCKS, POSTHOC
 
 
 def one_line(message: str) -> str:
@@ -683,10 +684,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", default="random", help="the method labels saved are counted against (default random)")
     p.add_argument("--target", action="append", default=[], type=accuracy, metavar="ACC",
                    help="also report the labels needed to reach this balanced accuracy, e.g. 0.9 (repeatable)")
-    p.add_argument("--blocks", choices=["auto", "settings", "seeds"], default="auto",
+    p.add_argument("--blocks", choices=BLOCKS, default="auto",
                    help="what the ranks are over: settings, (setting, seed) pairs, or auto (settings when there "
                         "are at least 5, else (setting, seed) pairs)")
-    p.add_argument("--posthoc", choices=["nemenyi", "wilcoxon"], default="nemenyi",
+    p.add_argument("--posthoc", choices=POSTHOC, default="nemenyi",
                    help="post-hoc test after Friedman's: Nemenyi (critical difference) or Wilcoxon signed-rank "
                         "with Holm's correction")
     p.add_argument("-v", "--verbose", action="store_true", help="print compare.md")

@@ -8,5 +8,8 @@ interval), ``power`` (seeds a paired t-test needs), ``columns`` (the leaderboard
 from them), ``analysis`` (all of it for a set of suites), ``figures`` and ``render`` (the files).
 
 This package file imports nothing, so that ``leaderboard`` can import ``columns`` while ``data``
-imports ``leaderboard``.
+imports ``leaderboard``; it holds the choices the CLI offers without importing scipy.
 """
+
+POSTHOC = ("nemenyi", "wilcoxon")  # after the Friedman test: Nemenyi, or Wilcoxon signed-rank with Holm
+BLOCKS = ("auto", "settings", "seeds")  # what a rank test's blocks are

@@ -29,6 +29,7 @@ class Comparison:
     targets: list[float] = field(default_factory=list)
     alpha: float = pairwise.ALPHA
     skipped: list[str] = field(default_factory=list)
+    min_seeds: int = pairwise.MIN_SEEDS  # the fewest common seeds a pair is tested on
 
 
 def seeds_advice(aubc: pd.DataFrame, alpha: float = pairwise.ALPHA, target_power: float = power.POWER) -> pd.DataFrame:
@@ -119,4 +120,4 @@ def analyse(name: str, tables: Mapping[str, pd.DataFrame], *, baseline: str = "r
         notes.append(f"{len(no_base)} setting(s) have no {baseline!r} row, so no labels saved vs {baseline}: "
                      + "; ".join(no_base))
     return Comparison(name, list(tables), data, penalty, ranked, efficiency, seeds_advice(data.aubc, alpha),
-                      baseline, list(targets), alpha, notes)
+                      baseline, list(targets), alpha, notes, min_seeds)

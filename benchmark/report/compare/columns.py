@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 
 from benchmark.report.colors import method_key
-from benchmark.report.compare.efficiency import setting_efficiency
-from benchmark.report.compare.power import POWER, seeds_to_separate
+from benchmark.report.compare.efficiency import LEVEL, setting_efficiency
+from benchmark.report.compare.power import ALPHA, POWER, seeds_to_separate
 
 SAVED = "labels_saved"
 SEEDS_NEXT = "seeds_to_separate_next"
@@ -71,7 +71,7 @@ def seeds_text(n: float) -> str:
 
 
 def saved_name(baseline: str) -> str:
-    return f"labels saved vs {baseline} (95% CI)"
+    return f"labels saved vs {baseline} ({LEVEL:.0%} CI)"
 
 
 SEEDS_NAME = f"seeds for {POWER:.0%} power vs next"
@@ -97,7 +97,7 @@ def sort_keys(r: pd.DataFrame, baseline: str, is_baseline: list[bool]) -> dict[s
 def help_text(baseline: str) -> dict[str, str]:
     """Column tooltips for the HTML page."""
     return {saved_name(baseline): f"labels {baseline} needs to reach its own final balanced accuracy minus the "
-                                  "labels this method needs (mean curve over seeds, linearly interpolated); 95% "
+                                  f"labels this method needs (mean curve over seeds, linearly interpolated); {LEVEL:.0%} "
                                   "bootstrap interval over seeds; — never reached",
-            SEEDS_NAME: "seeds a two-sided paired t-test (α = 0.05) on per-seed AUBC would need to separate this row "
-                        "from the next at 80% power, given the differences observed (∞: no difference)"}
+            SEEDS_NAME: f"seeds a two-sided paired t-test (α = {ALPHA:g}) on per-seed AUBC would need to separate this "
+                        f"row from the next at {POWER:.0%} power, given the differences observed (∞: no difference)"}

@@ -21,7 +21,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-ALPHA = 0.05
+from benchmark.report.compare.power import ALPHA
+
 MIN_SEEDS = 3
 
 

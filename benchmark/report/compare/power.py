@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
-ALPHA = 0.05
+ALPHA = 0.05  # every test of albench compare (pairwise t-tests, ranks, power)
 POWER = 0.8
 MAX_SEEDS = 100_000
 

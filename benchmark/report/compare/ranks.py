@@ -24,11 +24,10 @@ import pandas as pd
 from scipy import stats
 
 from benchmark.core.errors import CompareError
+from benchmark.report.compare import BLOCKS, POSTHOC
+from benchmark.report.compare.power import ALPHA
 
-ALPHA = 0.05
 MIN_SETTING_BLOCKS = 5
-POSTHOC = ("nemenyi", "wilcoxon")
-BLOCKS = ("auto", "settings", "seeds")
 
 
 @dataclass

@@ -13,6 +13,7 @@ import pandas as pd
 
 from benchmark.report.colors import MethodPalette
 from benchmark.report.compare.analysis import Comparison
+from benchmark.report.compare.efficiency import LEVEL, N_BOOT
 from benchmark.report.compare.figures import plot_cd, plot_penalty
 from benchmark.report.compare.power import POWER
 
@@ -93,7 +94,12 @@ def _ranks_text(c: Comparison) -> list[str]:
     verdict = "rejects" if r.friedman_p < r.alpha else "does not reject"
     cliques = "; ".join("{" + ", ".join(cl) + "}" for cl in r.cliques()) or "none (every adjacent pair is separated)"
     table = pd.DataFrame({"method": r.average.index, "average rank": [f"{v:.3f}" for v in r.average]})
-    out = [f"Blocks: **{r.blocks}** ({r.n}); methods ranked: {r.k}. Rank 1 = highest AUBC (ties share the mean rank).",
+    caveat = (" The seeds of one setting are repeated runs of it, not the independent data sets Demšar's tests "
+              "assume: these ranks and tests describe the settings compared here, not data sets in general (they "
+              "become across-data-set statements from 5 settings on, when the blocks are settings)."
+              if r.blocks != "settings" else "")
+    out = [f"Blocks: **{r.blocks}** ({r.n}); methods ranked: {r.k}. Rank 1 = highest AUBC (ties share the mean "
+           f"rank).{caveat}",
            f"Friedman test (scipy.stats.friedmanchisquare): χ²_F = {r.friedman_statistic:.3f}, p = {r.friedman_p:.3g}: "
            f"it {verdict} that all methods rank alike at α = {r.alpha:g}"
            + ("" if r.friedman_p < r.alpha else " (Demšar runs a post-hoc test only after a rejection; it is shown "
@@ -120,7 +126,7 @@ def to_markdown(c: Comparison, figures: dict[str, str]) -> str:
               f"is the same for every method), a two-sided paired t-test across seeds (scipy.stats.ttest_rel, "
               f"α = {c.alpha:g}) on balanced accuracy; when the row method beats the column method, the cell gains "
               f"1/L, L = that setting's number of labelled-set sizes, so each setting weighs at most 1. Pairs are "
-              f"tested on the seeds both methods have (at least 3). Rows are winners, columns losers; methods in "
+              f"tested on the seeds both methods have (at least {c.min_seeds}). Rows are winners, columns losers; methods in "
               f"order of the column sum (how often a method is beaten; lower is better). Settings that "
               f"contributed: {len(c.penalty.settings)}.", "",
               penalty_csv(c).map(lambda v: f"{v:.2f}").to_markdown(disable_numparse=True), ""]
@@ -132,8 +138,8 @@ def to_markdown(c: Comparison, figures: dict[str, str]) -> str:
     lines += ["## Label efficiency", "",
               f"Labels a method needs to reach {c.baseline}'s final balanced accuracy"
               + (f" and {', '.join(f'{t * 100:g}%' for t in c.targets)}" if c.targets else "")
-              + ", on its mean curve over seeds, linearly interpolated between rounds; [95% percentile bootstrap "
-              f"interval, 2000 resamples of the seeds it shares with {c.baseline}, seeded]. Saved = {c.baseline}'s "
+              + f", on its mean curve over seeds, linearly interpolated between rounds; [{LEVEL:.0%} percentile bootstrap "
+              f"interval, {N_BOOT} resamples of the seeds it shares with {c.baseline}, seeded]. Saved = {c.baseline}'s "
               "labels minus the method's. — = never reached within the budget (a bound: in some resamples).", ""]
     for s in d.settings:
         e = efficiency_display(c, s)
