@@ -96,7 +96,7 @@ def _select(name: str, method: QueryStrategy, view: SelectionView, k: int, seed:
         _fail(name, "view", f"select wrote into the view ({exc}); the view's arrays are read-only and shared by "
                             "every method of the round: copy what you change, e.g. np.array(view.probs, copy=True)")
     except (TypeError, AttributeError) as exc:
-        missing = _undeclared(method, view)
+        missing = _undeclared(view)
         if "NoneType" not in str(exc) or not missing:
             raise
         _fail(name, "needs", f"select failed on a view field that is None ({type(exc).__name__}: {exc}); the "
@@ -108,14 +108,13 @@ def _select(name: str, method: QueryStrategy, view: SelectionView, k: int, seed:
 
 # view fields that are None unless needs() asks for them, and the Needs flag that asks
 _NEED_OF = {"probs": "probs=True", "embeddings": "embeddings=True", "features": "features=True",
-            "mc_probs": "mc_dropout=K", "images": "images=True", "val_probs": "validation=True",
-            "ensemble_probs": "ensemble=E"}
+            "ssl_embeddings": "ssl_embeddings=True", "mc_probs": "mc_dropout=K", "images": "images=True",
+            "val_probs": "validation=True", "ensemble_probs": "ensemble=E"}
 
 
-def _undeclared(method: QueryStrategy, view: SelectionView) -> list[str]:
+def _undeclared(view: SelectionView) -> list[str]:
     """The view's data fields that are None in this round (what a method may have read without declaring)."""
-    return [f"view.{f}" for f in ("probs", "embeddings", "features", "mc_probs", "images", "val_probs",
-                                  "ensemble_probs") if hasattr(view, f) and getattr(view, f) is None]
+    return [f"view.{f}" for f in _NEED_OF if hasattr(view, f) and getattr(view, f) is None]
 
 
 def _position_hint(chosen: np.ndarray, view: SelectionView) -> str:

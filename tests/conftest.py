@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from benchmark.testing import TINY_DATASET, TINY_LEARNER, TINY_SCENARIO  # the one tiny cell of every test
+
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = REPO.parent / "shared" / "data"
 
@@ -17,11 +19,6 @@ def _isolated_cache(tmp_path_factory):
     os.environ.pop("ALBENCH_DATA", None)
     yield
 
-
-TINY_LEARNER = {"model": "small_cnn", "epochs": 3, "batch_size": 8, "lr": 0.05}
-TINY_SCENARIO = {"initial": 10, "rounds": 2, "per_round": 5, "val_per_class": 3,
-                 "ssl": {"steps": 4, "batch_size": 32, "width": 4, "eval_batch_size": 256}}
-TINY_DATASET = {"name": "synthetic", "train_per_class": 30, "test_per_class": 5}
 
 
 def tiny_suite(methods=("random", "entropy"), seeds=1, imbalance=None, **over) -> dict:

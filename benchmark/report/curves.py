@@ -47,18 +47,16 @@ def _test_labels(spec: CellSpec, store: ResultStore, root: str | Path | None) ->
     return splits.test_y
 
 
-def _fmt(values: pd.Series) -> str:
-    v = values.dropna().to_numpy(dtype=float)
-    if len(v) == 0:
-        return "–"
-    return f"{100 * v.mean():.1f} ± {100 * v.std(ddof=1):.1f}" if len(v) > 1 else f"{100 * v.mean():.1f}"
-
-
-def _fmt_count(values: pd.Series) -> str:
-    v = values.dropna().to_numpy(dtype=float)
+def _fmt(values: pd.Series, scale: float = 100) -> str:
+    """"mean ± std" over seeds of ``scale`` × the values (percent by default); "–" when there are none."""
+    v = scale * values.dropna().to_numpy(dtype=float)
     if len(v) == 0:
         return "–"
     return f"{v.mean():.1f} ± {v.std(ddof=1):.1f}" if len(v) > 1 else f"{v.mean():.1f}"
+
+
+def _fmt_count(values: pd.Series) -> str:
+    return _fmt(values, scale=1)
 
 
 def _minority_labelled(selections: pd.DataFrame, minority: Sequence[int]):  # type: ignore[no-untyped-def]
