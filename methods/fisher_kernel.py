@@ -98,6 +98,21 @@ class _KernelSelection(QueryStrategy):
         """Labels for the pool's Fisher scores: an array, a per-batch callback, or None (PCC)."""
         return None
 
+    def _recorded(self, labels, n: int):  # type: ignore[no-untyped-def]
+        """``labels`` (an array or a per-batch callback) that also leaves what it gave in ``pool_pseudo_labels_``."""
+        if not callable(labels):
+            self.pool_pseudo_labels_ = np.asarray(labels)
+            return labels
+        given = np.full(n, -1, dtype=np.int64)
+        self.pool_pseudo_labels_ = given
+
+        def record(sl: slice, z: torch.Tensor, probs: torch.Tensor) -> torch.Tensor:
+            y = labels(sl, z, probs)
+            given[sl] = to_numpy(torch.as_tensor(y))
+            return y
+
+        return record
+
     # ------------------------------------------------------------------ Algorithm 1
     def select(self, view: SelectionView, k: int, rng: np.random.Generator) -> np.ndarray:
         name = type(self).__name__
@@ -118,8 +133,9 @@ class _KernelSelection(QueryStrategy):
         candidates = wrong if len(wrong) else np.arange(len(val_y))
         # lines 5-7: at most P centres
         centres = candidates[kernel_k_center(val.take(candidates), k, rng)] if len(candidates) > k else candidates
-        # line 8: pool descriptors and Fisher scores under pseudo-labels S
+        # line 8: pool descriptors and Fisher scores under pseudo-labels S (kept for the harness's diagnostic)
         labels = self.pool_labels(view, KernelPoints(val.z, val.sizes), sizes, rng) if self.fisher else None
+        labels = self._recorded(labels, len(pool_x)) if labels is not None else None
         z, g, _ = fisher_descriptors(learner, pool_x, layers, labels)
         pool = KernelPoints(standardize_segments(z, sizes), tuple(sizes),
                             standardize_segments(g, sizes) if self.fisher else None, self.combine)

@@ -46,3 +46,16 @@ def test_stored_labels_are_the_pool_labels_and_the_report_counts_them(tmp_path):
     (setting,) = build(cells, store)
     expected = [f"{np.mean(c):.1f} ± {np.std(c, ddof=1):.1f}" for c in zip(*counts)]
     assert list(setting.minority_labelled.loc["entropy"]) == expected
+
+
+def test_curves_show_the_pool_pseudo_label_accuracy_of_methods_that_label_the_pool(tmp_path):
+    raw = tiny_suite(methods=("random", "pfk_oracle"), seeds=2, imbalance={"name": "step", "ratio": 3})
+    (tmp_path / "tiny.yaml").write_text(yaml.safe_dump(raw))
+    results = tmp_path / "results"
+    assert main(["run", str(tmp_path / "tiny.yaml"), "--results", str(results), "--executor", "inline",
+                 "--no-progress"]) == 0
+    (setting,) = build(load_suite(tmp_path / "tiny.yaml").cells, ResultStore(results))
+    table = setting.pseudo_labels
+    assert len(table.index) == 1 and "†" in table.index[0]  # only the oracle labels the pool; random does not
+    selecting = [c for c in table.columns if table[c].iloc[0] != "– / –"]
+    assert selecting and all(table[c].iloc[0] == "100.0 ± 0.0 / 100.0 ± 0.0" for c in selecting)  # S = y is right

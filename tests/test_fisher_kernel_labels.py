@@ -47,3 +47,18 @@ def test_s_hat_y_labels_the_validation_points_by_the_models_prediction(monkeypat
 def test_pyz_and_the_oracle_use_the_trusted_validation_labels(method, monkeypatch):
     used, _, trusted = _validation_labels(method, monkeypatch)
     assert np.array_equal(used, trusted)
+
+
+def test_the_harness_scores_the_pool_pseudo_labels_each_round():
+    """S's accuracy on the unlabelled pool goes into the round's row (scored by the runner against labels the
+    method never reads): 1 for the oracle S = y by construction; the model's own accuracy for S = ŷ."""
+    from benchmark.scenarios.runner import run_cell
+    from benchmark.testing import tiny_spec
+
+    oracle = run_cell(tiny_spec("pfk_oracle")).rounds
+    selecting = oracle["round"] < oracle["round"].max()
+    assert (oracle.loc[selecting, "pseudo_label_accuracy"] == 1.0).all()
+    assert oracle.loc[~selecting, "pseudo_label_accuracy"].isna().all()  # the last round selects nothing
+    pred = run_cell(tiny_spec("pfk")).rounds  # labels: pyz by default
+    assert pred.loc[selecting, "pseudo_label_accuracy"].between(0, 1).all()
+    assert "pseudo_label_accuracy" not in run_cell(tiny_spec("random")).rounds  # no pseudo-labels, no column

@@ -71,7 +71,7 @@ def synthetic_rounds(title: str) -> SettingCurves:
                            "al_seconds": np.linspace(0.1, 0.6, len(names)), "train_forward": 800.0,
                            "train_backward": 800.0, "train_seconds": 1.5}, index=pd.Index(names, name="method"))
     cm = np.full((3, 3), 0.1) + np.eye(3) * 0.7
-    return SettingCurves(title, acc, acc, acc, curves, {names[1]: cm}, passes, 3)
+    return SettingCurves(title, acc, acc, acc, pd.DataFrame(), curves, {names[1]: cm}, passes, 3)
 
 
 @pytest.fixture(scope="module")

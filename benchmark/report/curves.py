@@ -30,6 +30,7 @@ class SettingCurves:
     accuracy: pd.DataFrame  # rows: method; columns: labels used; cells "mean ± std" (percent)
     minority: pd.DataFrame
     minority_labelled: pd.DataFrame  # rows: method; columns: labels used; "mean ± std" minority images labelled
+    pseudo_labels: pd.DataFrame  # rows: methods that label the pool (FK's S); "mean ± std" % right, all / minority
     curves: pd.DataFrame  # method, labels_used, mean, std (accuracy)
     confusion: dict[str, np.ndarray]  # method → row-normalised confusion matrix (summed over seeds)
     passes: pd.DataFrame  # per method: mean passes and seconds per AL round
@@ -102,6 +103,8 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
                          "labels_used": int(r["labels_used"]), "accuracy": float(r["accuracy"]),
                          "minority_accuracy": float((preds[row][in_minority] == y[in_minority]).mean()) if in_minority.any() else np.nan,
                          "minority_labelled": labelled_minority(b),
+                         "pseudo_label_accuracy": float(r.get("pseudo_label_accuracy", np.nan)),
+                         "pseudo_label_minority_accuracy": float(r.get("pseudo_label_minority_accuracy", np.nan)),
                          "al_forward": al_fwd, "al_backward": al_bwd,
                          "al_seconds": r.get("infer_seconds", 0) + r.get("select_seconds", 0),
                          "train_forward": r.get("train_forward", 0), "train_backward": r.get("train_backward", 0),
@@ -123,13 +126,19 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
         mino = g.pivot_table(index="method", columns="labels_used", values="minority_accuracy", aggfunc=_fmt).reindex(order)
         mino_labelled = g.pivot_table(index="method", columns="labels_used", values="minority_labelled",
                                       aggfunc=_fmt_count, dropna=False).reindex(order)
+        labelling = g[g["pseudo_label_accuracy"].notna()]
+        pseudo = pd.DataFrame()
+        if len(labelling):  # "all / minority" per labels used, for the methods that label the pool
+            right = [labelling.pivot_table(index="method", columns="labels_used", values=col, aggfunc=_fmt, dropna=False)
+                     for col in ("pseudo_label_accuracy", "pseudo_label_minority_accuracy")]
+            pseudo = (right[0] + " / " + right[1]).reindex([m for m in order if m in set(labelling["method"])])
         curves = g.groupby(["method", "labels_used"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
         al = g[g["selects"]]
         passes = al.groupby("method", sort=False)[["al_forward", "al_backward", "al_seconds"]].mean()
         passes = passes.join(g[g["round"] > 0].groupby("method", sort=False)[["train_forward", "train_backward", "train_seconds"]].mean())
         passes = passes.reindex(order)
         cms = {m: (cm / np.maximum(cm.sum(1, keepdims=True), 1)) for m, cm in confusion.get(key, {}).items()}
-        out.append(SettingCurves(describe_setting(key), acc, mino, mino_labelled, curves, cms, passes,
+        out.append(SettingCurves(describe_setting(key), acc, mino, mino_labelled, pseudo, curves, cms, passes,
                                  int(g["seed"].nunique())))
     return out
 
@@ -165,7 +174,14 @@ def to_markdown(suite_name: str, description: str, settings: list[SettingCurves]
                   s.minority.to_markdown(), "",
                   f"### Minority-class images in the labelled set (count when the round is evaluated), classes "
                   f"{options.get('minority_classes', 'decimated by the imbalance')}", "",
-                  s.minority_labelled.to_markdown(), "", "### Passes per round (mean over rounds and seeds)", "",
+                  s.minority_labelled.to_markdown(), ""]
+        if len(s.pseudo_labels):
+            lines += ["### Pseudo-labels of the pool (% right, all unlabelled points / those of the minority classes), "
+                      "by labels used when they were made", "",
+                      "The labels a method gives the unlabelled pool to select (the FK kernel's S), scored by the "
+                      "harness against the hidden labels the method never reads.", "",
+                      s.pseudo_labels.to_markdown(), ""]
+        lines += ["### Passes per round (mean over rounds and seeds)", "",
                   "AL = infer + select phases (Table 1's AL column); train = the retraining phase. Passes count "
                   "one per sample; the seconds they took are measured in profile.md (this file regenerates "
                   "byte for byte, seconds do not).", "",

@@ -7,7 +7,7 @@ metrics, AUBC and phase costs mean the same in every scenario.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -55,6 +55,22 @@ def create_method(spec: CellSpec) -> QueryStrategy:
     if spec.method.name == FULL_POOL_METHOD:
         return QueryStrategy()  # the acc_full reference labels everything up front and never selects
     return METHODS.create(spec.method.name, **spec.method.to_dict()["params"])
+
+
+def pseudo_label_scores(method: QueryStrategy, view: SelectionView, pool_y: np.ndarray,
+                        minority: Sequence[int]) -> dict[str, float]:
+    """A diagnostic of methods that label the pool themselves (``pool_pseudo_labels_``, aligned with
+    ``view.unlabelled``; the FK kernel's S): how often those labels are right, over the unlabelled pool and
+    over its minority-class points. Scored here, by the harness, against labels the method never sees."""
+    guess = getattr(method, "pool_pseudo_labels_", None)
+    if guess is None:
+        return {}
+    method.pool_pseudo_labels_ = None
+    truth = pool_y[view.unlabelled]
+    hit = np.asarray(guess) == truth
+    rare = np.isin(truth, list(minority))
+    return {"pseudo_label_accuracy": float(hit.mean()) if len(hit) else np.nan,
+            "pseudo_label_minority_accuracy": float(hit[rare].mean()) if rare.any() else np.nan}
 
 
 def round_view(episode: Episode, needs: Needs, method: QueryStrategy, labelled: np.ndarray,
@@ -155,6 +171,8 @@ def run_cell(spec: CellSpec, root: str | Path | None = None,
                 with timer.phase("select"):
                     chosen = method.select(view, k, episode.select_rng(b))
                 chosen = validate_selection(chosen, view, k, spec.method.name)
+                if row:
+                    row.update(pseudo_label_scores(method, view, splits.pool_y, splits.induced.minority_classes))
             with timer.phase("label"):
                 new_y = round_oracle.label_rest(chosen)
             labelled = np.concatenate([labelled, chosen])

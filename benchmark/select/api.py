@@ -124,11 +124,16 @@ class QueryStrategy:
     drawn uniformly at random from the cell's paired seed; the method takes over from round 1): the
     FK paper's official code does the latter for its uncertainty baselines, whose first batch would
     otherwise come from an untrained classifier. Methods that offer it take it as a parameter.
+    ``pool_pseudo_labels_``: a method that labels the pool itself (the FK kernel's S) may leave those
+    labels here in ``select``, aligned with ``view.unlabelled``; the harness scores them against the
+    hidden labels into the round's ``pseudo_label_accuracy`` (a diagnostic; the method never sees them).
+    Attributes ending in ``_`` are fitted state, not parameters (scikit-learn's convention).
     """
 
     version: str = "1"
     uses_hidden_labels: bool = False
     first_round: str = "method"
+    pool_pseudo_labels_: np.ndarray | None = None
 
     def needs(self) -> Needs:
         return Needs()
@@ -137,7 +142,7 @@ class QueryStrategy:
         raise NotImplementedError
 
     def get_params(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and not k.endswith("_")}
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
