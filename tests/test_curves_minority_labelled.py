@@ -46,6 +46,11 @@ def test_stored_labels_are_the_pool_labels_and_the_report_counts_them(tmp_path):
     (setting,) = build(cells, store)
     expected = [f"{np.mean(c):.1f} ± {np.std(c, ddof=1):.1f}" for c in zip(*counts)]
     assert list(setting.minority_labelled.loc["entropy"]) == expected
+    flat = setting.curves.set_index("labels_used")  # curves.csv: the same counts as numbers, and the seeds
+    assert list(flat["seeds"]) == [2] * len(counts[0])
+    assert np.allclose(flat["minority_labelled_mean"], [np.mean(c) for c in zip(*counts)])
+    assert np.allclose(flat["minority_labelled_std"], [np.std(c, ddof=1) for c in zip(*counts)])
+    assert flat["pseudo_label_accuracy_mean"].isna().all()  # entropy does not label the pool
 
 
 def test_curves_show_the_pool_pseudo_label_accuracy_of_methods_that_label_the_pool(tmp_path):
@@ -59,3 +64,5 @@ def test_curves_show_the_pool_pseudo_label_accuracy_of_methods_that_label_the_po
     assert len(table.index) == 1 and "†" in table.index[0]  # only the oracle labels the pool; random does not
     selecting = [c for c in table.columns if table[c].iloc[0] != "– / –"]
     assert selecting and all(table[c].iloc[0] == "100.0 ± 0.0 / 100.0 ± 0.0" for c in selecting)  # S = y is right
+    oracle = setting.curves[setting.curves["method"] == table.index[0]]
+    assert (oracle["pseudo_label_accuracy_mean"].dropna() == 1.0).all() and oracle["pseudo_label_accuracy_mean"].notna().any()

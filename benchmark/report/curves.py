@@ -31,7 +31,7 @@ class SettingCurves:
     minority: pd.DataFrame
     minority_labelled: pd.DataFrame  # rows: method; columns: labels used; "mean ± std" minority images labelled
     pseudo_labels: pd.DataFrame  # rows: methods that label the pool (FK's S); "mean ± std" % right, all / minority
-    curves: pd.DataFrame  # method, labels_used, mean, std (accuracy)
+    curves: pd.DataFrame  # method, labels_used, mean, std (accuracy), seeds and the diagnostics' means: _flat_curves
     confusion: dict[str, np.ndarray]  # method → row-normalised confusion matrix (summed over seeds)
     passes: pd.DataFrame  # per method: mean passes and seconds per AL round
     seeds: int
@@ -68,6 +68,21 @@ def _minority_labelled(selections: pd.DataFrame, minority: Sequence[int]):  # ty
     hit = selections["label"].isin(list(minority)).to_numpy()
     rounds = selections["round"].to_numpy()
     return lambda b: int(hit[rounds < b].sum())
+
+
+def _flat_curves(g: pd.DataFrame) -> pd.DataFrame:
+    """One row per (method, labels used): test accuracy mean and std over seeds (the curve), the number of
+    seeds, and the seed means of the minority classes' accuracy, the minority images labelled (with their
+    std) and the pool's pseudo-label accuracy where the method labels the pool (NaN otherwise): curves.csv."""
+    by = g.groupby(["method", "labels_used"], sort=False)
+    flat = by["accuracy"].agg(["mean", "std"])
+    flat["seeds"] = by["seed"].nunique()
+    flat["minority_accuracy_mean"] = by["minority_accuracy"].mean()
+    flat["minority_labelled_mean"] = by["minority_labelled"].mean()
+    flat["minority_labelled_std"] = by["minority_labelled"].std()
+    flat["pseudo_label_accuracy_mean"] = by["pseudo_label_accuracy"].mean()
+    flat["pseudo_label_minority_accuracy_mean"] = by["pseudo_label_minority_accuracy"].mean()
+    return flat.reset_index()
 
 
 def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any] | None = None,
@@ -132,7 +147,7 @@ def build(cells: Sequence[CellSpec], store: ResultStore, options: dict[str, Any]
             right = [labelling.pivot_table(index="method", columns="labels_used", values=col, aggfunc=_fmt, dropna=False)
                      for col in ("pseudo_label_accuracy", "pseudo_label_minority_accuracy")]
             pseudo = (right[0] + " / " + right[1]).reindex([m for m in order if m in set(labelling["method"])])
-        curves = g.groupby(["method", "labels_used"], sort=False)["accuracy"].agg(["mean", "std"]).reset_index()
+        curves = _flat_curves(g)
         al = g[g["selects"]]
         passes = al.groupby("method", sort=False)[["al_forward", "al_backward", "al_seconds"]].mean()
         passes = passes.join(g[g["round"] > 0].groupby("method", sort=False)[["train_forward", "train_backward", "train_seconds"]].mean())
