@@ -3,7 +3,8 @@
 - ``inline``: in this process, one cell after another (tests, debugging).
 - ``local``: worker processes (spawn context) managed here: one per GPU slot
   (``CUDA_VISIBLE_DEVICES`` is set in the worker before torch is imported) or, without GPUs, CPU
-  workers sized to the cores. Each worker receives one cell at a time over its own pipe. When
+  workers sized to the cores. Each worker receives one cell at a time over its own pipe, preferring
+  a cell of a (dataset, imbalance, seed) no other worker is on (``benchmark.execute.ordering``). When
   several workers share a GPU, the CUDA MPS daemon is started or attached to first
   (``benchmark.execute.mps``, ``--mps auto|on|off``) and a daemon started here is stopped at the end.
 - ``slurm``: a job array through submitit; each task runs its cells through ``run_and_store``
@@ -55,6 +56,7 @@ from typing import Any
 from benchmark.core.errors import AlbenchError
 from benchmark.core.spec import FULL_POOL_METHOD, CellSpec
 from benchmark.execute.mps import mps_for_workers
+from benchmark.execute.ordering import take_next
 from benchmark.execute.store import ResultStore, StoreWriteError
 from benchmark.execute.timebox import Overdue, TimeBox
 
@@ -570,7 +572,7 @@ def run_local(specs: Iterable[CellSpec], store: ResultStore, data_root: str | No
                                 w.process.terminate()
                 for w in pool.idle():
                     if queue:
-                        spec = queue.popleft()
+                        spec = take_next(queue, [r.spec for r in pool.running() if r.spec is not None])
                         try:
                             w.conn.send({"spec_dict": spec.to_dict(), "store_root": str(store.root),
                                          "data_root": data_root, "plugin_dirs": tuple(plugin_dirs), "since": since,
