@@ -250,3 +250,25 @@ def test_leaderboard_embedding_column_is_per_setting():
     table = table.assign(embedding=np.where(table["imbalance"] == "S1", "learner", "source"))
     boards = {b.title.split("·")[1].strip(): b.ranking.set_index("method")["embedding"] for b in lb.build(table)}
     assert set(boards["S1"]) == {"learner"} and set(boards["S2"]) == {"source"}
+
+
+def test_ranks_use_the_largest_complete_block_of_settings_and_methods():
+    held = {"S1": "abcdz", "S2": "abcd", "S3": "abcy", "S4": "abx"}
+    present = pd.DataFrame({m: [m in held[s] for s in held] for m in "abcdxyz"}, index=list(held))
+    # {a,b,c,d} is in S1, S2 (4 × 2 = 8); {a,b,c} in S1-S3 (3 × 3 = 9): the larger block wins
+    assert ranks.largest_complete_block(present) == (["S1", "S2", "S3"], ["a", "b", "c"])
+    # without S3, {a,b,c,d} over S1, S2 (8) beats {a,b,c} over S1, S2 (6)
+    assert ranks.largest_complete_block(present.drop(index="S3")) == (["S1", "S2"], ["a", "b", "c", "d"])
+    # a block across 2 settings is preferred to one setting's many methods; one setting when no other has 3
+    assert ranks.largest_complete_block(present.loc[["S1", "S4"]]) == (["S1"], ["a", "b", "c", "d", "z"])
+    # every method everywhere: the whole table
+    full = pd.DataFrame(True, index=["S1", "S2"], columns=["c", "a", "b"])
+    assert ranks.largest_complete_block(full) == (["S1", "S2"], ["a", "b", "c"])
+
+    rows = [(s, m, seed, 0.9 - 0.1 * "abcdxyz".index(m) + 0.01 * seed)
+            for s in held for m in held[s] for seed in range(3)]
+    r = ranks.rank_methods(pd.DataFrame(rows, columns=["setting", "method", "seed", "aubc"]))
+    assert list(r.average.index) == ["a", "b", "c"] and r.blocks == "setting × seed" and r.n == 9
+    assert "setting S4 left out of the ranks: it lacks c" in r.left_out
+    assert any(line.startswith("d: in 2 of 4 settings; not ranked") and "3 methods over 3 of 4 settings" in line
+               for line in r.left_out)

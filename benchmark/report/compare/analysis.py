@@ -82,7 +82,7 @@ def _shared_settings_note(tables: Mapping[str, pd.DataFrame]) -> list[str]:
     if set.intersection(*per_suite.values()):
         return []
     return [f"suites {', '.join(names)} share no setting: their methods meet only inside each setting, and the "
-            f"ranks use only the methods present in every setting"]
+            f"ranks use the largest block of methods and settings in which every method ran in every setting"]
 
 
 def analyse(name: str, tables: Mapping[str, pd.DataFrame], *, baseline: str = "random",

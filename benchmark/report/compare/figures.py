@@ -105,7 +105,7 @@ def plot_cd(r: Ranks, path: Path, palette: MethodPalette) -> None:
         ax.text(end - 0.05 if left else end + 0.05, y, f"{name} ({x:.2f})", ha="right" if left else "left",
                 va="center", fontsize=8, color=color)
     test = "Nemenyi" if r.posthoc == "nemenyi" else "Wilcoxon signed-rank, Holm-corrected"
-    ax.set_title(f"Average rank by AUBC over {r.n} block(s) ({r.blocks}); bars: not separated by the {test} "
+    ax.set_title(f"Average rank by AUBC over {r.n} block(s) ({r.blocks}, from {len(r.settings)} setting(s)); bars: not separated by the {test} "
                  f"test at α = {r.alpha:g}; Friedman p = {r.friedman_p:.3g}", fontsize=8)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -5,8 +5,11 @@ A *block* is a setting (the method's AUBC averaged over its seeds) or, with few 
 (setting, seed) pair (each method's AUBC on that seed: the paired design makes a seed a block too).
 ``blocks="auto"`` takes settings when there are at least ``MIN_SETTING_BLOCKS`` of them, else
 (setting, seed) pairs; the report states which. Ranks are 1 for the highest AUBC (ties share the mean
-rank). The methods ranked are those present in every setting; blocks that lack one of them are left
-out; both are listed.
+rank). Friedman's test needs every ranked method in every block: when the suites' settings hold different
+methods, the ranks use the largest complete block, the method set M and the settings T that hold all of
+M maximising |M|·|T| (at least 3 methods; blocks across 2 or more settings preferred over one setting's
+seeds), found exactly over the intersections of the settings' method sets; the methods and settings left
+out are listed.
 
 Post-hoc tests: ``nemenyi`` (Demšar eq. in §3.2.2: two methods differ when their average ranks differ
 by at least CD = q_α √(k(k+1)/(6N)), q_α the studentized range quantile over √2) or ``wilcoxon``
@@ -57,6 +60,13 @@ class Ranks:
     def k(self) -> int:
         return self.scores.shape[1]
 
+    @property
+    def settings(self) -> list[str]:
+        """The settings the blocks come from (the largest complete block's), in order."""
+        index = self.scores.index
+        names = index.get_level_values(0) if isinstance(index, pd.MultiIndex) else index
+        return list(dict.fromkeys(str(s) for s in names))
+
     def cliques(self) -> list[list[str]]:
         """Maximal runs of methods, consecutive in rank order, that no post-hoc test separates (the
         bars of a critical-difference diagram); runs of one method are not listed."""
@@ -90,24 +100,59 @@ def holm(pvalues: np.ndarray) -> np.ndarray:
     return out
 
 
+MAX_CANDIDATES = 100_000  # distinct method sets examined; beyond, the search keeps the best found so far
+
+
+def largest_complete_block(present: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """(settings, methods) of the largest complete block of a settings × methods presence table: the method
+    set M (|M| ≥ 3) and every setting holding all of M, maximising first whether there are 2 or more such
+    settings, then |M|·|settings|, then |settings|; ties go to the set that sorts first. Every candidate M is
+    an intersection of some settings' method sets, so the search runs over that intersection closure. With
+    no such M: every setting and the methods they all hold (fewer than 3; the caller refuses)."""
+    rows = {s: frozenset(m for m in present.columns if bool(present.loc[s, m])) for s in present.index}
+    bases = set(rows.values())
+    closure, frontier = set(bases), set(bases)
+    while frontier and len(closure) < MAX_CANDIDATES:
+        frontier = {a & b for a in frontier for b in bases} - closure
+        closure |= frontier
+
+    def holding(methods: frozenset[str]) -> list[str]:
+        return [s for s in present.index if methods <= rows[s]]
+
+    candidates = sorted((m for m in closure if len(m) >= 3), key=lambda m: sorted(m))
+    if not candidates:
+        every = list(present.index)
+        return every, [m for m in sorted(present.columns) if bool(present[m].all())]
+    best = max(candidates, key=lambda m: (len(holding(m)) >= 2, len(m) * len(holding(m)), len(holding(m))))
+    return holding(best), sorted(best)
+
+
 def block_scores(aubc: pd.DataFrame, blocks: str = "auto") -> tuple[str, pd.DataFrame, list[str]]:
     """(what a block is, blocks × methods AUBC, what was left out) from one AUBC per (setting, method, seed)."""
     if blocks not in BLOCKS:
         raise CompareError(f"blocks must be one of {', '.join(BLOCKS)}, got {blocks!r}")
     left_out: list[str] = []
     per_setting = aubc.groupby(["setting", "method"], sort=False)["aubc"].mean().unstack("method")
-    settings = list(dict.fromkeys(aubc["setting"]))
-    per_setting = per_setting.reindex(settings)
-    complete = [m for m in sorted(per_setting.columns) if per_setting[m].notna().all()]
+    every = list(dict.fromkeys(aubc["setting"]))
+    per_setting = per_setting.reindex(every)
+    settings, complete = largest_complete_block(per_setting.notna())
+    block = f"{len(complete)} methods over {len(settings)} of {len(every)} settings"
     for m in sorted(set(per_setting.columns) - set(complete)):
-        left_out.append(f"{m}: in {int(per_setting[m].notna().sum())} of {len(settings)} settings; not ranked "
-                        f"(the ranks need every method in every setting)")
+        left_out.append(f"{m}: in {int(per_setting[m].notna().sum())} of {len(every)} settings; not ranked "
+                        f"(the ranks need every method in every block; largest complete block: {block})")
+    for s in every:
+        if s not in settings:
+            lacks = [m for m in complete if pd.isna(per_setting.loc[s, m])]
+            left_out.append(f"setting {s} left out of the ranks: it lacks {', '.join(lacks)}" if lacks else
+                            f"setting {s} left out of the ranks (largest complete block: {block})")
+    per_setting = per_setting.loc[settings]
     if blocks == "auto":
         blocks = "settings" if len(settings) >= MIN_SETTING_BLOCKS else "seeds"
     if blocks == "settings":
         return "settings", per_setting[complete], left_out
-    per_seed = aubc[aubc["method"].isin(complete)].pivot_table(index=["setting", "seed"], columns="method",
-                                                              values="aubc", aggfunc="mean", sort=False)
+    chosen = aubc[aubc["method"].isin(complete) & aubc["setting"].isin(settings)]
+    per_seed = chosen.pivot_table(index=["setting", "seed"], columns="method", values="aubc", aggfunc="mean",
+                                  sort=False)
     per_seed = per_seed.reindex(columns=complete)
     full = per_seed.dropna()
     if len(full) < len(per_seed):

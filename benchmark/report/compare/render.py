@@ -98,8 +98,12 @@ def _ranks_text(c: Comparison) -> list[str]:
               "assume: these ranks and tests describe the settings compared here, not data sets in general (they "
               "become across-data-set statements from 5 settings on, when the blocks are settings)."
               if r.blocks != "settings" else "")
+    total = len(c.data.settings)
+    over = (f" Settings: all {total}." if len(r.settings) == total else
+            f" Settings: {len(r.settings)} of {total} ({'; '.join(r.settings)}): the largest block in which every "
+            f"ranked method ran in every setting; the methods and settings left out are listed above.")
     out = [f"Blocks: **{r.blocks}** ({r.n}); methods ranked: {r.k}. Rank 1 = highest AUBC (ties share the mean "
-           f"rank).{caveat}",
+           f"rank).{over}{caveat}",
            f"Friedman test (scipy.stats.friedmanchisquare): χ²_F = {r.friedman_statistic:.3f}, p = {r.friedman_p:.3g}: "
            f"it {verdict} that all methods rank alike at α = {r.alpha:g}"
            + ("" if r.friedman_p < r.alpha else " (Demšar runs a post-hoc test only after a rejection; it is shown "
