@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tools.reports_check import check, differences
+from tools.reports_check import PORTABLE_NUMERICS, check, differences
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,7 +29,9 @@ def test_differences_name_changed_missing_and_extra_files_but_not_the_profile(tm
 
 
 @pytest.mark.slow
-def test_the_quick_reports_regenerate_byte_for_byte(tmp_path, capsys):
+def test_the_quick_reports_regenerate_byte_for_byte(tmp_path, capsys, monkeypatch):
+    for name, value in PORTABLE_NUMERICS.items():  # as `make reports-check`: the workers it spawns read them
+        monkeypatch.setenv(name, value)
     assert check(["quick"], REPO / "reports", None, keep=tmp_path) == 0, capsys.readouterr().out
 
 

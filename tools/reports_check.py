@@ -28,6 +28,10 @@ from pathlib import Path
 
 from benchmark.cli import main as albench
 
+# The CPU numerics every committed CPU report is computed with (the Makefile's PORTABLE_NUMERICS): ATen's
+# scalar kernels, oneDNN capped at SSE4.1, MKL's compatible path; read by torch when a worker imports it.
+PORTABLE_NUMERICS = {"ATEN_CPU_CAPABILITY": "default", "DNNL_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"}
+
 # What holds measured seconds and memory (never byte-identical on a rerun; the archive check compares them):
 # the profile, the HTML page (its cost table) and the page's cost figure.
 NOT_COMPARED = ("profile.md", "html/index.html", "html/fig-*-cost.png")
