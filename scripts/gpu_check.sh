@@ -4,7 +4,8 @@
 #   1. install albench (INSTALL=0 skips it: a CPU rehearsal in an existing environment)
 #   2. the GPU test lane, as `make test-gpu` (pytest -m gpu)    → test-gpu.txt (its summary line last)
 #   3. the bench-sweep throughput slice (as `make bench-sweep`)  → bench-sweep.json, bench-sweep.txt
-#   4. the fk-mnist sweep resumed from the committed archive of earlier GPU runs (ARCHIVE), time-boxed
+#   4. the fk-mnist sweep resumed from the committed archive of earlier GPU runs (ARCHIVE) and the CPU runs
+#      of fk-mnist's own cells (CPU_ARCHIVES: fk-mnist-100-fk, fk-mnist-1-fk, where committed), time-boxed
 #      with `albench run --stop-after` to what is left: first the cells no CPU run has computed
 #      (suites/fk-mnist-gpu-first.yaml: varR K128, E4, MC pseudo-labels K = 32, VAAL at both ratios),
 #      then the 1x FK rows (suites/fk-mnist-1-fk.yaml), then the rest of fk-mnist; the slice's cells
@@ -34,6 +35,8 @@ DATA_ROOT=${DATA_ROOT:-.data}
 ARCHIVE=${ARCHIVE:-results/archive/fk-mnist.tar.gz}   # and its volumes NAME.part2.tar.gz, ... if any
 MAX_MIB=${MAX_MIB:-15}                # the exported archive's volumes (files over 16 MiB do not come back)
 ARCHIVE_SUITE=${ARCHIVE_SUITE:-fk-mnist}
+# committed CPU runs of fk-mnist's own cells (same cell ids): imported too, so the sweep skips them
+CPU_ARCHIVES=${CPU_ARCHIVES:-results/archive/fk-mnist-100-fk.tar.gz results/archive/fk-mnist-1-fk.tar.gz}
 SWEEP_SUITES=${SWEEP_SUITES:-fk-mnist-gpu-first fk-mnist-1-fk fk-mnist}
 WORKERS=${WORKERS:-8}                 # local workers sharing the GPU (MPS), 16 cores / 8 = 2 threads each
 BENCH_SWEEP_ARGS=${BENCH_SWEEP_ARGS:---workers $WORKERS}
@@ -65,7 +68,7 @@ note "bench-sweep: exit $? — $(tr -d '\n ' <"$OUT/bench-sweep.json" 2>/dev/nul
 
 # 4. the sweep, resumed from the archive, with the slice's finished cells added (same cell ids when
 #    the slice ran all rounds; otherwise they are not cells of the suite and are left out)
-volumes=$(ls "$ARCHIVE" "${ARCHIVE%.tar.gz}".part*.tar.gz 2>/dev/null)
+volumes=$(ls "$ARCHIVE" "${ARCHIVE%.tar.gz}".part*.tar.gz $CPU_ARCHIVES 2>/dev/null)
 if [ -n "$volumes" ]; then
     "${ALBENCH[@]}" store import $volumes --results "$RESULTS" 2>&1 | tee -a "$OUT/sweep.txt"
 fi
