@@ -119,12 +119,12 @@ def largest_complete_block(present: pd.DataFrame) -> tuple[list[str], list[str]]
     def holding(methods: frozenset[str]) -> list[str]:
         return [s for s in present.index if methods <= rows[s]]
 
-    candidates = sorted((m for m in closure if len(m) >= 3), key=lambda m: sorted(m))
+    candidates = [(m, holding(m)) for m in sorted((m for m in closure if len(m) >= 3), key=lambda m: sorted(m))]
     if not candidates:
         every = list(present.index)
         return every, [m for m in sorted(present.columns) if bool(present[m].all())]
-    best = max(candidates, key=lambda m: (len(holding(m)) >= 2, len(m) * len(holding(m)), len(holding(m))))
-    return holding(best), sorted(best)
+    best, settings = max(candidates, key=lambda c: (len(c[1]) >= 2, len(c[0]) * len(c[1]), len(c[1])))
+    return settings, sorted(best)
 
 
 def block_scores(aubc: pd.DataFrame, blocks: str = "auto") -> tuple[str, pd.DataFrame, list[str]]:
