@@ -86,7 +86,7 @@ compare: install ## statistics across the settings of SUITES (penalty matrix, CD
 profile: install ## where each cell's time, passes and memory go, per phase and method → reports/SUITE/profile.md
 	$(BIN)/albench profile $(SUITE)
 
-COMPARE_ALL := quick mnist-short coldstart-mnist fk-mnist-early fk-mnist-cpu fk-mnist-cpu-recent fk-mnist-100-fk fk-mnist-1-fk
+COMPARE_ALL := quick mnist-short coldstart-mnist fk-mnist-early fk-mnist-cpu fk-mnist-cpu-recent fk-mnist-100-fk fk-mnist-100-ensvaal fk-mnist-1-fk
 COMPARE_STORE := build/compare-all
 compare-all: install ## albench compare over every committed iterative suite → reports/compare/all/, from the committed cells only (results/archive/ imported into a fresh build/compare-all/; suites without cells are listed as skipped)
 	rm -rf $(COMPARE_STORE)

@@ -43,6 +43,19 @@ def test_rows_merge_the_references_strip_marks_and_keep_only_the_papers_rows(tmp
     assert "| … pool pseudo-labels right, % all / minority (`fk-mnist-100-fk`) | 3 | 80.0 / 40.0 | 90.0 / 45.0 |" in table
 
 
+def test_a_row_a_sibling_suite_shares_cell_for_cell_is_shown_once(tmp_path):
+    nan = float("nan")
+    shared = [("random", 125, 0.5, 0.02, 2.0, nan), ("random", 250, 0.55, 0.03, 4.0, nan)]
+    _curves(tmp_path / "fk-mnist-100-fk", 100, shared)
+    _curves(tmp_path / "fk-mnist-100-ensvaal", 100, shared + [("varR (E4)", 125, 0.6, 0.02, 7.0, nan)])
+    table = cvpr_table.to_markdown(cvpr_table.build(tmp_path))
+    assert "| albench `fk-mnist-100-fk` | 3 | 50.0 ± 2.0 |" in table
+    assert "albench `fk-mnist-100-ensvaal` | 3 | 50.0" not in table  # the same cells, not a second row
+    assert "| 100× | varR (E4) | albench `fk-mnist-100-ensvaal` | 3 | 60.0 ± 2.0 |" in table
+    _curves(tmp_path / "fk-mnist-cpu", 100, [("random", 125, 0.49, 0.01, 2.0, nan)])  # other cells: its own row
+    assert "albench `fk-mnist-cpu` | 3 | 49.0 ± 1.0 |" in cvpr_table.to_markdown(cvpr_table.build(tmp_path))
+
+
 def test_a_setting_without_a_ratio_is_refused_with_the_expected_form():
     with pytest.raises(ValueError, match=r"step\(ratio=N\)"):
         cvpr_table.ratio_of("mnist · none · lenet")
