@@ -810,6 +810,10 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("albench: interrupted. Finished cells are stored; run the same command again to resume.", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (`albench status | head`): stop quietly, as Unix tools do
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so that the interpreter's final flush does not raise again
+        return 141  # 128 + SIGPIPE, the shell's status for a tool killed by a closed pipe
 
 
 if __name__ == "__main__":

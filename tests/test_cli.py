@@ -167,3 +167,13 @@ def test_make_demo_writes_nothing_git_tracks():
     assert ignored.returncode == 0, f"{probe} would be tracked by git"
     run = next(line for line in plan.splitlines() if "albench run quick" in line)
     assert "--results" not in run  # results/ is git-ignored already
+
+
+def test_a_closed_output_pipe_stops_quietly_without_a_traceback():
+    """`albench list methods -v | head -1`: the reader has gone before albench writes; no traceback, status 141."""
+    proc = subprocess.Popen([sys.executable, "-m", "benchmark.cli", "list", "methods", "-v"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # no reader left: the first write fails with EPIPE
+    _, err = proc.communicate(timeout=120)
+    assert "Traceback" not in err.decode(), err.decode()
+    assert proc.returncode == 141
