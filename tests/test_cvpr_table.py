@@ -52,8 +52,18 @@ def test_a_row_a_sibling_suite_shares_cell_for_cell_is_shown_once(tmp_path):
     assert "| albench `fk-mnist-100-fk` | 3 | 50.0 ± 2.0 |" in table
     assert "albench `fk-mnist-100-ensvaal` | 3 | 50.0" not in table  # the same cells, not a second row
     assert "| 100× | varR (E4) | albench `fk-mnist-100-ensvaal` | 3 | 60.0 ± 2.0 |" in table
-    _curves(tmp_path / "fk-mnist-cpu", 100, [("random", 125, 0.49, 0.01, 2.0, nan)])  # other cells: its own row
-    assert "albench `fk-mnist-cpu` | 3 | 49.0 ± 1.0 |" in cvpr_table.to_markdown(cvpr_table.build(tmp_path))
+    _curves(tmp_path / "fk-mnist-early", 100, [("random", 125, 0.49, 0.01, 2.0, nan)])  # other cells: its own row
+    assert "albench `fk-mnist-early` | 3 | 49.0 ± 1.0 |" in cvpr_table.to_markdown(cvpr_table.build(tmp_path))
+
+
+def test_a_reduced_suite_shows_only_the_rows_its_full_siblings_lack(tmp_path):
+    nan = float("nan")
+    _curves(tmp_path / "fk-mnist-100-fk", 100, [("random", 125, 0.5, 0.02, 2.0, nan)])
+    _curves(tmp_path / "fk-mnist-cpu", 100, [("random", 125, 0.51, 0.01, 2.0, nan),  # seeds 0-1 of the above
+                                            ("varR (E1,K16)", 125, 0.54, 0.01, 6.0, nan)])
+    table = cvpr_table.to_markdown(cvpr_table.build(tmp_path))
+    assert "albench `fk-mnist-cpu` | 3 | 51.0" not in table
+    assert "| 100× | varR (E1,K16) | albench `fk-mnist-cpu` | 3 | 54.0 ± 1.0 |" in table
 
 
 def test_a_setting_without_a_ratio_is_refused_with_the_expected_form():
