@@ -350,15 +350,22 @@ def test_pattern_may_follow_plugins(tmp_path, capsys):
         "    \"\"\"A plugin method that only this test lists.\"\"\"\n\n"
         "    def select(self, view, k, rng):\n"
         "        return view.unlabelled[:k]\n")
-    for argv in (["list", "methods", "--plugins", str(plugins), "test_l*"],
-                 ["list", "--plugins", str(plugins), "methods", "test_l*"],
-                 ["list", "methods", "test_l*", "--plugins", str(plugins)]):
-        assert main(argv) == 0, argv
-        lines = capsys.readouterr().out.splitlines()
-        assert lines[0].startswith("test_listed_probe") and len(lines) == 2, lines  # the probe and the +bal note
-    assert main(["list", "methods", "--plugins", str(plugins), "b*"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[:-1]]
-    assert names and all(n.startswith("b") for n in names) and "badge" in names
+    try:
+        for argv in (["list", "methods", "--plugins", str(plugins), "test_l*"],
+                     ["list", "--plugins", str(plugins), "methods", "test_l*"],
+                     ["list", "methods", "test_l*", "--plugins", str(plugins)]):
+            assert main(argv) == 0, argv
+            lines = capsys.readouterr().out.splitlines()
+            assert lines[0].startswith("test_listed_probe") and len(lines) == 2, lines  # the probe and the +bal note
+        assert main(["list", "methods", "--plugins", str(plugins), "b*"]) == 0
+        names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[:-1]]
+        assert names and all(n.startswith("b") for n in names) and "badge" in names
+    finally:  # forget the probe: later tests (test_packaging) compare the registry with a fresh install's
+        from benchmark.core import registry
+
+        registry.METHODS._entries.pop("test_listed_probe", None)
+        registry.METHODS._sources.pop("test_listed_probe", None)
+        registry._loaded.discard((plugins / "probe.py").resolve())
 
 
 def test_options_before_the_suite_and_valid_suites_still_pass(tmp_path, capsys):
