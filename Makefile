@@ -129,8 +129,8 @@ mnist-short: install ## the short real-MNIST suite (step 100, LeNet) from DATA_R
 
 FK_SUITE ?= fk-mnist
 FK_ARCHIVE ?= results/archive/fk-mnist.tar.gz
-# the GPU-run cells, then every committed fk-mnist* archive: the CPU suites' cells are fk-mnist's own wherever
-# rows and seeds overlap, and an import never overwrites a different cell
+# the GPU-run cells and every committed fk-mnist* archive (the order does not matter): the CPU suites' cells are
+# fk-mnist's own wherever rows and seeds overlap, and an import never overwrites a different cell
 FK_ARCHIVES = $(sort $(wildcard $(FK_ARCHIVE) $(FK_ARCHIVE:.tar.gz=.part*.tar.gz) results/archive/fk-mnist*.tar.gz))
 table-fk-mnist: install ## CVPR 2020 Fig. 4/6 on MNIST: import FK_ARCHIVE (the GPU-run cells) and every committed fk-mnist* archive, run FK_SUITE's other cells (fk-mnist: full, GPU; fk-mnist-cpu: reduced; fk-mnist-early: 3-round check; STOP_AFTER=1s renders what is there) and write reports/FK_SUITE/
 	$(if $(FK_ARCHIVES),$(BIN)/albench store import $(FK_ARCHIVES))

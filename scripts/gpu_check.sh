@@ -5,7 +5,7 @@
 #   2. the GPU test lane, as `make test-gpu` (pytest -m gpu)    → test-gpu.txt (its summary line last)
 #   3. the bench-sweep throughput slice (as `make bench-sweep`)  → bench-sweep.json, bench-sweep.txt
 #   4. the fk-mnist sweep resumed from the committed archive of earlier GPU runs (ARCHIVE) and the CPU runs
-#      of fk-mnist's own cells (CPU_ARCHIVES: fk-mnist-100-fk, fk-mnist-1-fk, fk-mnist-100-ensvaal, fk-mnist-cpu, where committed), time-boxed
+#      of fk-mnist's own cells (CPU_ARCHIVES: every committed results/archive/fk-mnist-*.tar.gz), time-boxed
 #      with `albench run --stop-after` to what is left: first the cells no CPU run has computed
 #      (suites/fk-mnist-gpu-first.yaml: varR K128, E4, MC pseudo-labels K = 32, VAAL at both ratios),
 #      then the 1x FK rows (suites/fk-mnist-1-fk.yaml), then the rest of fk-mnist; the slice's cells
@@ -36,7 +36,7 @@ ARCHIVE=${ARCHIVE:-results/archive/fk-mnist.tar.gz}   # and its volumes NAME.par
 MAX_MIB=${MAX_MIB:-15}                # the exported archive's volumes (files over 16 MiB do not come back)
 ARCHIVE_SUITE=${ARCHIVE_SUITE:-fk-mnist}
 # committed CPU runs of fk-mnist's own cells (same cell ids): imported too, so the sweep skips them
-CPU_ARCHIVES=${CPU_ARCHIVES:-results/archive/fk-mnist-100-fk.tar.gz results/archive/fk-mnist-1-fk.tar.gz results/archive/fk-mnist-100-ensvaal.tar.gz results/archive/fk-mnist-cpu.tar.gz}
+CPU_ARCHIVES=${CPU_ARCHIVES:-$(ls results/archive/fk-mnist-*.tar.gz 2>/dev/null)}  # as make table-fk-mnist
 SWEEP_SUITES=${SWEEP_SUITES:-fk-mnist-gpu-first fk-mnist-1-fk fk-mnist}
 WORKERS=${WORKERS:-8}                 # local workers sharing the GPU (MPS), 16 cores / 8 = 2 threads each
 BENCH_SWEEP_ARGS=${BENCH_SWEEP_ARGS:---workers $WORKERS}

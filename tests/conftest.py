@@ -9,6 +9,15 @@ import pytest
 from benchmark.testing import TINY_DATASET, TINY_LEARNER, TINY_SCENARIO  # the one tiny cell of every test
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def forget_plugin(name: str, file: Path) -> None:
+    """Forget a plugin method this process loaded (other test files list every registered method)."""
+    from benchmark.core import registry
+
+    registry.METHODS._entries.pop(name, None)
+    registry.METHODS._sources.pop(name, None)
+    registry._loaded.discard(file.resolve())
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 

@@ -17,7 +17,7 @@ import yaml
 
 from benchmark.cli import main
 from benchmark.execute.suite import SUITES_DIR, load_suite
-from tests.conftest import tiny_suite
+from tests.conftest import forget_plugin, tiny_suite
 
 ITERATIVE = tiny_suite(methods=("random", "entropy"))
 ONESHOT = {"name": "os", "dataset": "digits", "imbalance": "none", "method": ["random", "entropy"], "seeds": 1,
@@ -360,12 +360,8 @@ def test_pattern_may_follow_plugins(tmp_path, capsys):
         assert main(["list", "methods", "--plugins", str(plugins), "b*"]) == 0
         names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[:-1]]
         assert names and all(n.startswith("b") for n in names) and "badge" in names
-    finally:  # forget the probe: later tests (test_packaging) compare the registry with a fresh install's
-        from benchmark.core import registry
-
-        registry.METHODS._entries.pop("test_listed_probe", None)
-        registry.METHODS._sources.pop("test_listed_probe", None)
-        registry._loaded.discard((plugins / "probe.py").resolve())
+    finally:  # later tests (test_packaging) compare the registry with a fresh install's
+        forget_plugin("test_listed_probe", plugins / "probe.py")
 
 
 def test_options_before_the_suite_and_valid_suites_still_pass(tmp_path, capsys):

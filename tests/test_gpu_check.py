@@ -19,6 +19,8 @@ discover()
                                       "VAAL"}),
     ("fk-mnist-1-fk", {1}, {"random", "R_z L20", "R_z,g S=ŷ L20", "R_z,g S=p(y,z) L20", "R_z,g S=p(y,z) L80",
                              "R_z,g S=y L20 (oracle)"}),
+    ("fk-mnist-100-ensvaal", {100}, {"random", "varR (E4)", "VAAL"}),  # the CPU archives the script imports
+    ("fk-mnist-100-recent", {100}, {"random", "BADGE", "TypiClust", "ProbCover", "Cluster-Margin", "GALAXY", "BASE"}),
 ])
 def test_the_gpu_first_suites_are_cells_of_fk_mnist(subset, ratios, rows):
     full = {c.cell_id for c in load_suite("fk-mnist").cells}

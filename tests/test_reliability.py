@@ -20,14 +20,14 @@ import yaml
 
 from benchmark.cli import main
 from benchmark.core.errors import AlbenchError
-from benchmark.core.registry import METHODS, discover
+from benchmark.core.registry import discover
 from benchmark.execute import store as store_module
 from benchmark.execute.claims import ClaimBoard, StoreWriteError, pid_alive
 from benchmark.execute.executors import run_and_store, run_inline
 from benchmark.execute.store import DamagedCellError, DamagedCellWarning, ResultStore
 from benchmark.execute.suite import expand, load_suite
 from benchmark.report.consolidate import consolidate
-from tests.conftest import REPO, tiny_suite, tree_digest
+from tests.conftest import REPO, forget_plugin, tiny_suite, tree_digest
 
 discover()
 
@@ -64,22 +64,13 @@ def _plugin(folder: Path, name: str) -> Path:
     return file
 
 
-def _unregister(name: str, file: Path) -> None:
-    """Forget a plugin method this process loaded (other test files list every registered method)."""
-    from benchmark.core import registry
-
-    METHODS._entries.pop(name, None)
-    METHODS._sources.pop(name, None)
-    registry._loaded.discard(file.resolve())
-
-
 @pytest.fixture(scope="module")
 def counting(tmp_path_factory):
     """A plugin folder with the method `counting`."""
     folder = tmp_path_factory.mktemp("plugins")
     file = _plugin(folder, "counting")
     yield folder
-    _unregister("counting", file)
+    forget_plugin("counting", file)
 
 
 # ------------------------------------------------------------------ helpers
@@ -495,7 +486,7 @@ def edited(tmp_path):
     """A plugin folder with the method `edited`, whose file the test changes."""
     file = _plugin(tmp_path / "plugins", "edited")
     yield file
-    _unregister("edited", file)
+    forget_plugin("edited", file)
 
 
 def test_changed_method_source_with_same_version_warns(tmp_path, edited, capsys):
